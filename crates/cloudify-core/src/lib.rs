@@ -1,0 +1,5 @@
+//! Domain logic of OpenCode Cloudify, with no network I/O of its own.
+//!
+//! Config, the SQLite store, instances, QR binding, the router, commands, i18n, the
+//! platform-neutral `Output` model, the outbox policy and the `Adapter` trait live here.
+//! Must not depend on any IM SDK or on the OpenCode client: those sit behind traits.

@@ -1,0 +1,4 @@
+//! Test-only fakes that behave like the real peers, errors and limits included.
+//!
+//! Never a dependency of production crates.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
