@@ -3,3 +3,10 @@
 //! Config, the SQLite store, instances, QR binding, the router, commands, i18n, the
 //! platform-neutral `Output` model, the outbox policy and the `Adapter` trait live here.
 //! Must not depend on any IM SDK or on the OpenCode client: those sit behind traits.
+
+pub mod config;
+pub mod fsutil;
+pub mod secret;
+
+pub use config::{Config, ConfigError, EnvVars};
+pub use secret::Secret;
