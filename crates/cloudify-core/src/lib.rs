@@ -10,3 +10,8 @@ pub mod secret;
 
 pub use config::{Config, ConfigError, EnvVars};
 pub use secret::Secret;
+pub mod identity;
+pub mod store;
+
+pub use identity::{Platform, UserKey};
+pub use store::{SharedStore, Store, StoreError};

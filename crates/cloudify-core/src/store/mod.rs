@@ -1,0 +1,106 @@
+//! The only module that speaks SQL. One SQLite file (WAL, busy timeout), numbered
+//! migrations, every multi-statement write in a transaction.
+//!
+//! Methods are synchronous and fast; async callers run them through [`SharedStore::call`],
+//! which moves the work to tokio's blocking pool so SQLite never stalls the runtime.
+
+mod instances;
+mod migrations;
+mod offline;
+mod settings;
+mod users;
+
+pub use instances::{Instance, NewInstance, SigningKey};
+pub use offline::MissedMessages;
+pub use users::{Binding, BindOutcome, Role, User};
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "cloudify.db";
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database was written by a newer cloudify (schema {found}, this build knows {known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("no instance named `{0}`")]
+    NoSuchInstance(String),
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("the store worker stopped")]
+    WorkerGone,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        // WAL lets readers (e.g. `cloudify qr` while the daemon runs) work beside the writer.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let mut store = Store { conn };
+        migrations::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}
+
+/// A store shared by async tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct SharedStore(Arc<Mutex<Store>>);
+
+impl SharedStore {
+    pub fn new(store: Store) -> Self {
+        Self(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `f` with the store on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means a panic mid-call; the connection itself is still usable.
+            let mut guard = inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| StoreError::WorkerGone)?
+    }
+
+    /// Runs `f` on the current thread (for synchronous callers such as the CLI).
+    pub fn call_now<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        let mut guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+#[cfg(test)]
+mod tests;
