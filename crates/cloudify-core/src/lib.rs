@@ -15,3 +15,4 @@ pub mod store;
 
 pub use identity::{Platform, UserKey};
 pub use store::{SharedStore, Store, StoreError};
+pub mod binding;
