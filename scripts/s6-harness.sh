@@ -306,6 +306,19 @@ else
   bad "tree has problems (above)"
 fi
 command -v tsort >/dev/null || abort "tsort (coreutils) missing"
+if [[ -d "${TREE}/full/s6-rc.d" ]]; then
+  # the full image adds s6-overlay/full/s6-rc.d on top of the base tree
+  merged="$(mktemp -d)"
+  cp -a "${TREE}/." "${merged}/"
+  cp -a "${TREE}/full/s6-rc.d/." "${merged}/s6-rc.d/"
+  if out="$(static_check "${merged}")"; then
+    ok "full image tree (base + full/): types, run bits, dependencies, user bundle, no cycle"
+  else
+    printf '%s\n' "${out}"
+    bad "full image tree has problems (above)"
+  fi
+  rm -rf "${merged}"
+fi
 negative_static_checks
 say "   start order: $(service_order "${TREE}" | grep -vx user | tr '\n' ' ')"
 if [[ ${STATIC_ONLY} -eq 1 ]]; then
@@ -361,7 +374,10 @@ printf '#!/bin/sh\nexec "$@"\n' >"${T}/command/with-contenv"
 chmod +x "${T}/command/with-contenv"
 ln -s "${OPENCODE}" "${T}/bin/opencode"
 ln -s "${FIXTURES}/fake_ttyd.py" "${T}/bin/ttyd"
-[[ -n "${CLOUDIFY}" ]] && ln -s "${CLOUDIFY}" "${T}/bin/cloudify"
+# cloudify goes through the image's wrapper (docker/rootfs/usr/local/bin/cloudify), as in the image
+if [[ -n "${CLOUDIFY}" ]]; then
+  ln -s "${ROOT}/docker/rootfs/usr/local/bin/cloudify" "${T}/bin/cloudify"
+fi
 
 P_OC="$(free_port)"
 P_CF="$(free_port)"
@@ -387,6 +403,7 @@ SVC_ENV=(
   "LANG=C.UTF-8"
 )
 if [[ "${MODE}" != "off" ]]; then
+  SVC_ENV+=("CLOUDIFY_REAL_BIN=${CLOUDIFY}")
   SVC_ENV+=("TELEGRAM_TOKEN=123456789:AAH-s6-harness-fake-token-000000000")
 fi
 say "   ${T}: opencode :${P_OC}, cloudify :${P_CF}, ttyd :${P_TT}, fake Bot API :${P_TG}"
