@@ -16,3 +16,9 @@ pub mod store;
 pub use identity::{Platform, UserKey};
 pub use store::{SharedStore, Store, StoreError};
 pub mod binding;
+pub mod adapter;
+pub mod outbox;
+pub mod output;
+
+pub use adapter::{Adapter, ChatRef, DeliveryError, Incoming, IncomingKind, PlatformLimits};
+pub use output::{Button, Envelope, Output, Progress, Prompt};

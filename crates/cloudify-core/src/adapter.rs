@@ -1,0 +1,122 @@
+//! The one trait every IM platform implements. Small on purpose: the relay and router
+//! know nothing of any platform API beyond this and [`PlatformLimits`].
+
+use crate::identity::{Platform, UserKey};
+use crate::output::Envelope;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+/// Where output goes: a private chat with one user, or a group conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChatRef {
+    pub platform: Platform,
+    /// Telegram chat id; DingTalk staff id (private) or openConversationId (group).
+    pub chat_id: String,
+    pub is_group: bool,
+}
+
+impl ChatRef {
+    /// The private chat of a user (on both platforms addressed by the user id).
+    pub fn private(user: &UserKey) -> Self {
+        Self { platform: user.platform, chat_id: user.user_id.clone(), is_group: false }
+    }
+
+    /// The user whose private chat this is.
+    pub fn private_user(&self) -> Option<UserKey> {
+        (!self.is_group).then(|| UserKey::new(self.platform, self.chat_id.clone()))
+    }
+}
+
+/// What a platform allows; the outbox and the output policy read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformLimits {
+    pub max_text_chars: usize,
+    /// Minimum gap between calls to one private chat (edits included).
+    pub per_chat_interval: Duration,
+    /// Calls per minute to one group chat.
+    pub group_per_minute: u32,
+    /// Calls per second across the whole bot.
+    pub global_per_second: u32,
+    pub supports_edit: bool,
+    pub supports_albums: bool,
+    /// Code blocks up to this many lines may stay inline (0: every code block is an image).
+    pub inline_code_max_lines: usize,
+}
+
+/// An opaque platform message id the adapter returns from `send` and accepts in `edit`.
+pub type SentId = String;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliveryError {
+    /// The platform asked us to wait (Telegram 429, DingTalk QpsLimit).
+    #[error("rate limited, retry after {0:?}")]
+    RetryAfter(Duration),
+    /// Network trouble or 5xx: worth retrying with backoff.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// The user cannot be reached now (blocked the bot, webhook expired): keep for later.
+    #[error("recipient unreachable: {0}")]
+    Unreachable(String),
+    /// The platform refused the content for good; retrying the same call cannot help.
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+/// A message, command, button press or file from a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    /// Unique per platform; recorded so a redelivered update is handled once.
+    pub update_id: String,
+    pub user: UserKey,
+    pub display_name: String,
+    pub username: Option<String>,
+    /// The client's language (Telegram `language_code`), if the platform tells.
+    pub language_code: Option<String>,
+    pub chat: ChatRef,
+    pub kind: IncomingKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncomingKind {
+    /// Text as typed; commands start with `/`.
+    Text(String),
+    /// A button press carrying the command it stands for.
+    Button { command: String },
+    /// A photo or document, already downloaded, with an optional caption.
+    File { name: String, mime: String, bytes: Vec<u8>, caption: Option<String> },
+}
+
+pub type IncomingSink = mpsc::Sender<Incoming>;
+
+#[derive(Debug, Error)]
+pub enum AdapterError {
+    #[error("{0}")]
+    Fatal(String),
+}
+
+#[async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    fn platform(&self) -> Platform;
+
+    fn limits(&self) -> PlatformLimits;
+
+    /// Receives updates until `sink` closes; reconnects on its own with backoff.
+    async fn run(&self, sink: IncomingSink) -> Result<(), AdapterError>;
+
+    /// Sends one output (possibly as several platform messages). Returns the id of the
+    /// message a later `edit` should change.
+    async fn send(&self, chat: &ChatRef, out: &Envelope) -> Result<SentId, DeliveryError>;
+
+    /// Replaces a sent message. "Not modified" counts as success.
+    async fn edit(&self, chat: &ChatRef, id: &SentId, out: &Envelope) -> Result<(), DeliveryError>;
+
+    async fn delete(&self, chat: &ChatRef, id: &SentId) -> Result<(), DeliveryError>;
+
+    /// How many platform calls `send` makes for this output (the outbox paces by it).
+    fn cost(&self, _out: &Envelope) -> u32 {
+        1
+    }
+}
