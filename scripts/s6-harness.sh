@@ -13,6 +13,8 @@
 #       require: the cloudify checks must pass (use this once `cloudify run` is implemented)
 #       off:     don't build cloudify; check that svc-cloudify waits while no IM is configured
 #   CLOUDIFY_BIN         use this cloudify binary instead of building one
+#                        (tests/s6/fake_cloudify.py is a stand-in to self-test the harness's
+#                        cloudify checks; it is not the product)
 #   OPENCODE_BIN         use this opencode binary instead of scripts/install-opencode.sh
 #   S6_HARNESS_KEEP=1    keep the temp dir (logs, data) after the run
 #
@@ -540,7 +542,7 @@ status_of() { # status_of USER -> reply text to /status
   tg wait "$1" "${since}" "${2:-20}" ${3:+--contains "$3"}
 }
 if [[ ${CLOUDIFY_ON} -eq 1 ]]; then
-  say "== cloudify (real binary, fake Bot API)"
+  say "== cloudify (${CLOUDIFY}, fake Bot API)"
   [[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:${P_CF}/healthz")" == "200" ]] \
     && ok "cloudify: GET /healthz -> 200" || bad "cloudify: /healthz"
   if [[ "$(tg calls getMe)" -ge 1 && "$(tg calls getUpdates)" -ge 1 ]]; then
