@@ -3,4 +3,5 @@
 //! Never a dependency of production crates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fake_dingtalk;
 pub mod fake_telegram;
