@@ -5,3 +5,5 @@
 
 pub mod fake_dingtalk;
 pub mod fake_telegram;
+pub mod fake_llm;
+pub mod opencode;
