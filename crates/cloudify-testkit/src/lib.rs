@@ -4,6 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fake_dingtalk;
-pub mod fake_telegram;
 pub mod fake_llm;
+pub mod fake_telegram;
 pub mod opencode;
