@@ -61,6 +61,7 @@ apt_install() {
 }
 
 echo "== tools"
+command -v python3 >/dev/null || apt_install python3
 command -v shellcheck >/dev/null || apt_install shellcheck
 command -v cloud-init >/dev/null || {
   apt_install cloud-init
