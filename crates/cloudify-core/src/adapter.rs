@@ -21,7 +21,11 @@ pub struct ChatRef {
 impl ChatRef {
     /// The private chat of a user (on both platforms addressed by the user id).
     pub fn private(user: &UserKey) -> Self {
-        Self { platform: user.platform, chat_id: user.user_id.clone(), is_group: false }
+        Self {
+            platform: user.platform,
+            chat_id: user.user_id.clone(),
+            is_group: false,
+        }
     }
 
     /// The user whose private chat this is.
@@ -86,7 +90,12 @@ pub enum IncomingKind {
     /// A button press carrying the command it stands for.
     Button { command: String },
     /// A photo or document, already downloaded, with an optional caption.
-    File { name: String, mime: String, bytes: Vec<u8>, caption: Option<String> },
+    File {
+        name: String,
+        mime: String,
+        bytes: Vec<u8>,
+        caption: Option<String>,
+    },
 }
 
 pub type IncomingSink = mpsc::Sender<Incoming>;

@@ -42,7 +42,10 @@ pub struct UserKey {
 
 impl UserKey {
     pub fn new(platform: Platform, user_id: impl Into<String>) -> Self {
-        Self { platform, user_id: user_id.into() }
+        Self {
+            platform,
+            user_id: user_id.into(),
+        }
     }
 }
 

@@ -15,10 +15,16 @@ pub mod store;
 
 pub use identity::{Platform, UserKey};
 pub use store::{SharedStore, Store, StoreError};
-pub mod binding;
 pub mod adapter;
+pub mod binding;
+pub mod i18n;
 pub mod outbox;
 pub mod output;
 
 pub use adapter::{Adapter, ChatRef, DeliveryError, Incoming, IncomingKind, PlatformLimits};
 pub use output::{Button, Envelope, Output, Progress, Prompt};
+pub mod commands;
+pub mod router;
+pub mod services;
+
+pub use router::{Clock, Router, Services, SystemClock};

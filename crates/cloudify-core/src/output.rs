@@ -19,11 +19,21 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn bare(body: Output) -> Self {
-        Self { instance_id: None, header: None, body, footer: None }
+        Self {
+            instance_id: None,
+            header: None,
+            body,
+            footer: None,
+        }
     }
 
     pub fn about(instance_id: Uuid, body: Output) -> Self {
-        Self { instance_id: Some(instance_id), header: None, body, footer: None }
+        Self {
+            instance_id: Some(instance_id),
+            header: None,
+            body,
+            footer: None,
+        }
     }
 }
 
@@ -35,11 +45,21 @@ pub enum Output {
     /// Plain text that must not be interpreted as Markdown (bot replies, user data).
     Plain { text: String },
     /// A code block. Short ones may go inline; long ones become images (SPEC §4 policy).
-    Code { language: Option<String>, code: String, file_name: Option<String> },
+    Code {
+        language: Option<String>,
+        code: String,
+        file_name: Option<String>,
+    },
     /// A unified diff (always an image).
-    Diff { title: Option<String>, patch: String },
+    Diff {
+        title: Option<String>,
+        patch: String,
+    },
     /// A failure, with an optional stack trace shown as an image.
-    Error { message: String, trace: Option<String> },
+    Error {
+        message: String,
+        trace: Option<String>,
+    },
     /// One folded tool line, e.g. `🔧 bash: cargo test`.
     Tool { line: String },
     /// The live "working" message of a turn, edited in place.
@@ -108,7 +128,10 @@ pub struct Button {
 
 impl Button {
     pub fn new(label: impl Into<String>, command: impl Into<String>) -> Self {
-        Self { label: label.into(), command: command.into() }
+        Self {
+            label: label.into(),
+            command: command.into(),
+        }
     }
 }
 
@@ -136,7 +159,10 @@ mod tests {
         let e = Envelope {
             instance_id: Some(Uuid::new_v4()),
             header: Some("[proj]".into()),
-            body: Output::Image { png: vec![0x89, b'P', b'N', b'G'], caption: "qr".into() },
+            body: Output::Image {
+                png: vec![0x89, b'P', b'N', b'G'],
+                caption: "qr".into(),
+            },
             footer: Some("📡 Online: @a".into()),
         };
         let json = serde_json::to_string(&e).unwrap();

@@ -35,8 +35,15 @@ pub(super) fn parse(input: &str) -> Option<Credential> {
     if input.len() > 4096 {
         return None;
     }
-    let raw = URL_SAFE_NO_PAD.decode(input).or_else(|_| URL_SAFE.decode(input)).ok()?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(input)
+        .or_else(|_| URL_SAFE.decode(input))
+        .ok()?;
     let p: LongPayload = serde_json::from_slice(&raw).ok()?;
     let tag: [u8; 32] = hex::decode(&p.connect_secret).ok()?.try_into().ok()?;
-    Some(Credential::Long { instance_id: p.instance_id, qr_version: p.version, tag })
+    Some(Credential::Long {
+        instance_id: p.instance_id,
+        qr_version: p.version,
+        tag,
+    })
 }

@@ -44,9 +44,17 @@ pub enum BindError {
 /// A parsed, not yet verified, credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    Token { instance_id: Uuid, qr_version: u32, tag: [u8; 16] },
+    Token {
+        instance_id: Uuid,
+        qr_version: u32,
+        tag: [u8; 16],
+    },
     Code(String),
-    Long { instance_id: Uuid, qr_version: u32, tag: [u8; 32] },
+    Long {
+        instance_id: Uuid,
+        qr_version: u32,
+        tag: [u8; 32],
+    },
 }
 
 fn mac(domain: &[u8], inst: &Instance, qr_version: u32) -> [u8; 32] {
@@ -81,16 +89,28 @@ pub fn parse(input: &str) -> Result<Credential, BindError> {
 /// Checks a credential against the known instances; returns the instance it binds to.
 pub fn verify(cred: &Credential, instances: &[Instance]) -> Result<Uuid, BindError> {
     match cred {
-        Credential::Token { instance_id, qr_version, tag } => {
+        Credential::Token {
+            instance_id,
+            qr_version,
+            tag,
+        } => {
             let inst = find(instances, *instance_id)?;
             check_version(inst, *qr_version)?;
             let expected = connect_secret(inst);
-            ct(&expected[..16], tag).then_some(inst.id).ok_or(BindError::BadSignature)
+            ct(&expected[..16], tag)
+                .then_some(inst.id)
+                .ok_or(BindError::BadSignature)
         }
-        Credential::Long { instance_id, qr_version, tag } => {
+        Credential::Long {
+            instance_id,
+            qr_version,
+            tag,
+        } => {
             let inst = find(instances, *instance_id)?;
             check_version(inst, *qr_version)?;
-            ct(&connect_secret(inst), tag).then_some(inst.id).ok_or(BindError::BadSignature)
+            ct(&connect_secret(inst), tag)
+                .then_some(inst.id)
+                .ok_or(BindError::BadSignature)
         }
         Credential::Code(code) => {
             // A code carries no instance id: compare against every instance, all of them,
@@ -107,11 +127,18 @@ pub fn verify(cred: &Credential, instances: &[Instance]) -> Result<Uuid, BindErr
 }
 
 fn find(instances: &[Instance], id: Uuid) -> Result<&Instance, BindError> {
-    instances.iter().find(|i| i.id == id).ok_or(BindError::UnknownInstance)
+    instances
+        .iter()
+        .find(|i| i.id == id)
+        .ok_or(BindError::UnknownInstance)
 }
 
 fn check_version(inst: &Instance, v: u32) -> Result<(), BindError> {
-    if inst.qr_version == v { Ok(()) } else { Err(BindError::Stale) }
+    if inst.qr_version == v {
+        Ok(())
+    } else {
+        Err(BindError::Stale)
+    }
 }
 
 fn ct(a: &[u8], b: &[u8]) -> bool {

@@ -28,7 +28,10 @@ fn token_round_trip_and_shape() {
     let (_s, a, b) = two_instances();
     let t = deep_link_token(&a);
     assert_eq!(t.len(), 50);
-    assert!(t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    assert!(
+        t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    );
     assert_eq!(check(&t, &[a.clone(), b.clone()]), Ok(a.id));
     assert_eq!(check(&deep_link_token(&b), &[a, b.clone()]), Ok(b.id));
 }
@@ -51,7 +54,14 @@ fn long_form_round_trip() {
     assert_eq!(check(&p, &[a.clone(), b]), Ok(a.id));
     let raw = URL_SAFE_NO_PAD.decode(&p).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-    for field in ["instance_id", "instance_name", "connect_secret", "local_endpoint", "created_at", "version"] {
+    for field in [
+        "instance_id",
+        "instance_name",
+        "connect_secret",
+        "local_endpoint",
+        "created_at",
+        "version",
+    ] {
         assert!(json.get(field).is_some(), "missing {field}");
     }
 }
@@ -59,7 +69,11 @@ fn long_form_round_trip() {
 #[test]
 fn every_credential_dies_on_reset() {
     let (mut s, a, b) = two_instances();
-    let (token, code, long) = (deep_link_token(&a), dingtalk_code(&a), long_payload(&a, "x", 1));
+    let (token, code, long) = (
+        deep_link_token(&a),
+        dingtalk_code(&a),
+        long_payload(&a, "x", 1),
+    );
     s.reset_qr(a.id).unwrap();
     let a2 = s.instance(a.id).unwrap().unwrap();
     let all = [a2.clone(), b];
@@ -91,9 +105,15 @@ fn cross_instance_tokens_are_refused() {
     let braw = URL_SAFE_NO_PAD.decode(deep_link_token(&b)).unwrap();
     raw[21..].copy_from_slice(&braw[21..]);
     let forged = URL_SAFE_NO_PAD.encode(raw);
-    assert_eq!(check(&forged, &[a.clone(), b.clone()]), Err(BindError::BadSignature));
+    assert_eq!(
+        check(&forged, &[a.clone(), b.clone()]),
+        Err(BindError::BadSignature)
+    );
     // A token for an instance this bot does not know.
-    assert_eq!(check(&deep_link_token(&a), &[b]), Err(BindError::UnknownInstance));
+    assert_eq!(
+        check(&deep_link_token(&a), &[b]),
+        Err(BindError::UnknownInstance)
+    );
 }
 
 #[test]
@@ -108,7 +128,10 @@ fn limiter_engages_after_five_failures_and_releases() {
     let wait = l.check(&eve, 5000).unwrap_err();
     assert_eq!(wait, Duration::from_millis(595_000));
     assert!(l.check(&ann, 5000).is_ok(), "limits are per sender");
-    assert!(l.check(&eve, 600_000).is_ok(), "the oldest failure left the window");
+    assert!(
+        l.check(&eve, 600_000).is_ok(),
+        "the oldest failure left the window"
+    );
     l.record_success(&eve);
     assert!(l.check(&eve, 600_001).is_ok());
 }

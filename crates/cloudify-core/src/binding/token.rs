@@ -32,5 +32,9 @@ pub(super) fn parse(input: &str) -> Option<Credential> {
     let instance_id = Uuid::from_slice(&raw[1..17]).ok()?;
     let qr_version = u32::from_be_bytes(raw[17..21].try_into().ok()?);
     let tag: [u8; 16] = raw[21..37].try_into().ok()?;
-    Some(Credential::Token { instance_id, qr_version, tag })
+    Some(Credential::Token {
+        instance_id,
+        qr_version,
+        tag,
+    })
 }

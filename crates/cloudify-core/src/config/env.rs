@@ -39,7 +39,12 @@ impl EnvVars {
         K: Into<String>,
         V: Into<String>,
     {
-        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -55,7 +60,9 @@ impl EnvVars {
         let mut root = Dict::new();
         for (var, key) in ENV_KEYS {
             // An empty variable is treated as unset, as docker `-e VAR=` users expect.
-            let Some(raw) = self.get(var).filter(|v| !v.is_empty()) else { continue };
+            let Some(raw) = self.get(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
             let value = if *var == "CLOUDIFY_UPDATE_CHECK" {
                 Value::from(parse_bool(raw).ok_or_else(|| ConfigError::Invalid {
                     key: (*key).into(),
@@ -89,7 +96,9 @@ fn insert_dotted(root: &mut Dict, key: &str, value: Value) {
             root.insert(key.to_string(), value);
         }
         Some((head, rest)) => {
-            let entry = root.entry(head.to_string()).or_insert_with(|| Value::from(Dict::new()));
+            let entry = root
+                .entry(head.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
             if let Value::Dict(_, dict) = entry {
                 insert_dotted(dict, rest, value);
             }

@@ -6,20 +6,31 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
     #[error("config key `{key}` ({source_name}): {message}")]
-    Invalid { key: String, source_name: String, message: String },
+    Invalid {
+        key: String,
+        source_name: String,
+        message: String,
+    },
     #[error("config file {file}: {message}")]
     File { file: String, message: String },
 }
 
 impl ConfigError {
-    pub(super) fn from_figment(err: figment::Error, file: &Path) -> Self {
+    pub(super) fn from_figment(err: &figment::Error, file: &Path) -> Self {
         let source_name = describe_source(err.metadata.as_ref(), &err.path.join("."), file);
         let message = err.kind.to_string();
         if err.path.is_empty() {
             // Syntax errors in the YAML file have no key path.
-            return ConfigError::File { file: file.display().to_string(), message };
+            return ConfigError::File {
+                file: file.display().to_string(),
+                message,
+            };
         }
-        ConfigError::Invalid { key: err.path.join("."), source_name, message }
+        ConfigError::Invalid {
+            key: err.path.join("."),
+            source_name,
+            message,
+        }
     }
 
     /// The key this error is about, if it is about one key.

@@ -143,7 +143,10 @@ impl Default for Config {
 
 impl Default for TelegramConfig {
     fn default() -> Self {
-        Self { token: Secret::default(), api_url: "https://api.telegram.org".into() }
+        Self {
+            token: Secret::default(),
+            api_url: "https://api.telegram.org".into(),
+        }
     }
 }
 
@@ -174,13 +177,21 @@ impl Default for OpenCodeConfig {
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        Self { enabled: false, url: Secret::default(), kind: ProxyType::Residential }
+        Self {
+            enabled: false,
+            url: Secret::default(),
+            kind: ProxyType::Residential,
+        }
     }
 }
 
 impl Default for WebTerminalConfig {
     fn default() -> Self {
-        Self { kind: WebTerminalKind::Ttyd, port: 7681, public_url: String::new() }
+        Self {
+            kind: WebTerminalKind::Ttyd,
+            port: 7681,
+            public_url: String::new(),
+        }
     }
 }
 
@@ -195,7 +206,10 @@ impl Default for HttpConfig {
 
 impl Default for UpdateCheckConfig {
     fn default() -> Self {
-        Self { enabled: true, url: "https://api.opencode-cloudify.dev/v1/check-update".into() }
+        Self {
+            enabled: true,
+            url: "https://api.opencode-cloudify.dev/v1/check-update".into(),
+        }
     }
 }
 
@@ -206,7 +220,9 @@ impl Config {
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Yaml::file(&file))
             .merge(env.provider()?);
-        let config: Config = figment.extract().map_err(|e| ConfigError::from_figment(e, &file))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::from_figment(&e, &file))?;
         validate::check(&config, &figment, &file)?;
         Ok(config)
     }

@@ -1,7 +1,10 @@
 use super::*;
 use std::fs;
 
-fn load(yaml: Option<&str>, env: &[(&str, &str)]) -> (Result<Config, ConfigError>, tempfile::TempDir) {
+fn load(
+    yaml: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Result<Config, ConfigError>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     if let Some(y) = yaml {
         fs::write(dir.path().join(CONFIG_FILE), y).unwrap();
@@ -69,12 +72,19 @@ fn every_env_var_reaches_its_key() {
     assert_eq!(c.opencode.url, "http://127.0.0.1:3");
     assert_eq!(c.opencode.password.expose(), "pw");
     assert_eq!(c.opencode.directory, "/srv/project");
-    assert!(c.proxy.enabled, "setting RESIDENTIAL_PROXY_URL enables the proxy");
+    assert!(
+        c.proxy.enabled,
+        "setting RESIDENTIAL_PROXY_URL enables the proxy"
+    );
     assert_eq!(c.active_proxy().unwrap().expose(), "http://u:p@127.0.0.1:8");
     assert_eq!(c.web_terminal.public_url, "https://dev.example.com");
     assert_eq!(c.http.listen.to_string(), "0.0.0.0:5000");
     assert!(!c.update_check.enabled);
-    assert_eq!(ENV_KEYS.len(), env.len() + 1, "TELEGRAM_API_URL is tested elsewhere");
+    assert_eq!(
+        ENV_KEYS.len(),
+        env.len() + 1,
+        "TELEGRAM_API_URL is tested elsewhere"
+    );
 }
 
 #[test]
@@ -83,7 +93,10 @@ fn unknown_key_names_the_key_and_the_file() {
     let msg = err.unwrap_err().to_string();
     assert!(msg.contains("tokn"), "{msg}");
     assert!(msg.contains("telegram"), "{msg}");
-    assert!(msg.contains(&d.path().join(CONFIG_FILE).display().to_string()), "{msg}");
+    assert!(
+        msg.contains(&d.path().join(CONFIG_FILE).display().to_string()),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -111,12 +124,22 @@ fn bad_number_names_the_key() {
 fn bad_env_value_names_the_variable() {
     let (err, _d) = load(None, &[("TELEGRAM_API_URL", "not a url")]);
     let msg = err.unwrap_err().to_string();
-    assert!(msg.contains("telegram.api_url") && msg.contains("TELEGRAM_API_URL"), "{msg}");
+    assert!(
+        msg.contains("telegram.api_url") && msg.contains("TELEGRAM_API_URL"),
+        "{msg}"
+    );
     let (err, _d) = load(None, &[("CLOUDIFY_HTTP_LISTEN", "localhost")]);
     let msg = err.unwrap_err().to_string();
-    assert!(msg.contains("http.listen") && msg.contains("CLOUDIFY_HTTP_LISTEN"), "{msg}");
+    assert!(
+        msg.contains("http.listen") && msg.contains("CLOUDIFY_HTTP_LISTEN"),
+        "{msg}"
+    );
     let (err, _d) = load(None, &[("CLOUDIFY_UPDATE_CHECK", "maybe")]);
-    assert!(err.unwrap_err().to_string().contains("CLOUDIFY_UPDATE_CHECK"));
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .contains("CLOUDIFY_UPDATE_CHECK")
+    );
 }
 
 #[test]
@@ -137,14 +160,20 @@ fn yaml_syntax_error_names_the_file() {
 fn invalid_proxy_url_is_not_echoed() {
     let (err, _d) = load(None, &[("RESIDENTIAL_PROXY_URL", "bob:secretpw@@")]);
     let msg = err.unwrap_err().to_string();
-    assert!(msg.contains("proxy.url") && !msg.contains("secretpw"), "{msg}");
+    assert!(
+        msg.contains("proxy.url") && !msg.contains("secretpw"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn malformed_telegram_token_is_refused_without_echo() {
     let (err, _d) = load(None, &[("TELEGRAM_TOKEN", "oops-not-a-token")]);
     let msg = err.unwrap_err().to_string();
-    assert!(msg.contains("telegram.token") && !msg.contains("oops-not-a-token"), "{msg}");
+    assert!(
+        msg.contains("telegram.token") && !msg.contains("oops-not-a-token"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -163,7 +192,10 @@ fn write_then_load_round_trips_with_mode_0600() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let back = Config::load(dir.path(), &EnvVars::default()).unwrap();
     assert_eq!(back, c);

@@ -16,7 +16,11 @@ pub(super) fn check(c: &Config, figment: &Figment, file: &Path) -> Result<(), Co
             Ok(u) if schemes.contains(&u.scheme()) && u.has_host() => Ok(()),
             Ok(u) => Err(fail(
                 key,
-                format!("scheme `{}` is not allowed here; use {}", u.scheme(), schemes.join(" or ")),
+                format!(
+                    "scheme `{}` is not allowed here; use {}",
+                    u.scheme(),
+                    schemes.join(" or ")
+                ),
             )),
             // Never echo a proxy URL back: it may hold a password.
             Err(e) => Err(fail(key, format!("not a valid URL ({e})"))),
@@ -39,12 +43,22 @@ pub(super) fn check(c: &Config, figment: &Figment, file: &Path) -> Result<(), Co
         url("web_terminal.public_url", &c.web_terminal.public_url, web)?;
     }
     if !c.proxy.url.is_empty() {
-        url("proxy.url", c.proxy.url.expose(), &["http", "https", "socks5", "socks5h"])?;
+        url(
+            "proxy.url",
+            c.proxy.url.expose(),
+            &["http", "https", "socks5", "socks5h"],
+        )?;
     } else if c.proxy.enabled {
-        return Err(fail("proxy.enabled", "the proxy is enabled but proxy.url is empty".into()));
+        return Err(fail(
+            "proxy.enabled",
+            "the proxy is enabled but proxy.url is empty".into(),
+        ));
     }
     if !c.opencode.directory.starts_with('/') {
-        return Err(fail("opencode.directory", "must be an absolute path".into()));
+        return Err(fail(
+            "opencode.directory",
+            "must be an absolute path".into(),
+        ));
     }
     if c.opencode.username.is_empty() {
         return Err(fail("opencode.username", "must not be empty".into()));
@@ -56,14 +70,41 @@ pub(super) fn check(c: &Config, figment: &Figment, file: &Path) -> Result<(), Co
         ));
     }
     if c.dingtalk.app_key.is_empty() != c.dingtalk.app_secret.is_empty() {
-        let key = if c.dingtalk.app_key.is_empty() { "dingtalk.app_key" } else { "dingtalk.app_secret" };
-        return Err(fail(key, "DingTalk needs both app_key and app_secret".into()));
+        let key = if c.dingtalk.app_key.is_empty() {
+            "dingtalk.app_key"
+        } else {
+            "dingtalk.app_secret"
+        };
+        return Err(fail(
+            key,
+            "DingTalk needs both app_key and app_secret".into(),
+        ));
     }
-    range("opencode.turn_timeout_secs", c.opencode.turn_timeout_secs, 10, 7 * 24 * 3600)?;
-    range("message_image_threshold", c.message_image_threshold.into(), 1, 10_000)?;
-    range("max_offline_messages", c.max_offline_messages.into(), 1, 1000)?;
+    range(
+        "opencode.turn_timeout_secs",
+        c.opencode.turn_timeout_secs,
+        10,
+        7 * 24 * 3600,
+    )?;
+    range(
+        "message_image_threshold",
+        c.message_image_threshold.into(),
+        1,
+        10_000,
+    )?;
+    range(
+        "max_offline_messages",
+        c.max_offline_messages.into(),
+        1,
+        1000,
+    )?;
     range("presence_minutes", c.presence_minutes.into(), 1, 24 * 60)?;
-    range("stream_edit_interval_ms", c.stream_edit_interval_ms, 500, 60_000)?;
+    range(
+        "stream_edit_interval_ms",
+        c.stream_edit_interval_ms,
+        500,
+        60_000,
+    )?;
     if c.web_terminal.port == 0 {
         return Err(fail("web_terminal.port", "must not be 0".into()));
     }
@@ -77,7 +118,9 @@ fn looks_like_bot_token(t: &str) -> bool {
             !id.is_empty()
                 && id.bytes().all(|b| b.is_ascii_digit())
                 && rest.len() >= 8
-                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
         None => false,
     }

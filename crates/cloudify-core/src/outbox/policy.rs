@@ -118,7 +118,13 @@ fn content_hash(env: &Envelope) -> u64 {
 
 impl Outbox {
     pub fn new(policy: OutboxPolicy) -> Self {
-        Self { policy, chats: HashMap::new(), global: VecDeque::new(), in_flight: HashMap::new(), next_id: 1 }
+        Self {
+            policy,
+            chats: HashMap::new(),
+            global: VecDeque::new(),
+            in_flight: HashMap::new(),
+            next_id: 1,
+        }
     }
 
     fn id(&mut self) -> u64 {
@@ -129,7 +135,13 @@ impl Outbox {
     /// Queues a new message; `cost` is how many platform calls it takes.
     pub fn send(&mut self, chat: ChatRef, env: Envelope, cost: u32) -> LocalId {
         let local = LocalId(self.id());
-        let op = Op { kind: OpKind::Send, local, env: Some(env), cost: cost.max(1), attempts: 0 };
+        let op = Op {
+            kind: OpKind::Send,
+            local,
+            env: Some(env),
+            cost: cost.max(1),
+            attempts: 0,
+        };
         self.chats.entry(chat).or_default().queue.push_back(op);
         local
     }
@@ -141,21 +153,44 @@ impl Outbox {
         let c = self.chats.entry(chat).or_default();
         // The front op may be on the wire already; only ops behind it can still change.
         let first_mutable = usize::from(c.in_flight.is_some());
-        if c.queue.iter().rev().find(|op| op.local == local).is_some_and(|op| op.kind == OpKind::Delete) {
+        if c.queue
+            .iter()
+            .rev()
+            .find(|op| op.local == local)
+            .is_some_and(|op| op.kind == OpKind::Delete)
+        {
             return; // on its way out
         }
-        let pending = c.queue.iter_mut().skip(first_mutable).rev().find(|op| op.local == local);
+        let pending = c
+            .queue
+            .iter_mut()
+            .skip(first_mutable)
+            .rev()
+            .find(|op| op.local == local);
         if let Some(op) = pending {
             // A queued edit, or a send not made yet: it carries the newest content instead.
             op.env = Some(env);
             return;
         }
-        let last_queued = c.queue.iter().rev().find(|op| op.local == local).and_then(|op| op.env.as_ref());
-        let will_show = last_queued.map(content_hash).or_else(|| c.shown.get(&local).copied());
+        let last_queued = c
+            .queue
+            .iter()
+            .rev()
+            .find(|op| op.local == local)
+            .and_then(|op| op.env.as_ref());
+        let will_show = last_queued
+            .map(content_hash)
+            .or_else(|| c.shown.get(&local).copied());
         if will_show == Some(hash) {
             return;
         }
-        c.queue.push_back(Op { kind: OpKind::Edit, local, env: Some(env), cost: 1, attempts: 0 });
+        c.queue.push_back(Op {
+            kind: OpKind::Edit,
+            local,
+            env: Some(env),
+            cost: 1,
+            attempts: 0,
+        });
     }
 
     /// Queues a delete. Queued edits of the message are dropped, and a message not sent yet
@@ -174,7 +209,13 @@ impl Outbox {
             }
         }
         if !unsent {
-            c.queue.push_back(Op { kind: OpKind::Delete, local, env: None, cost: 1, attempts: 0 });
+            c.queue.push_back(Op {
+                kind: OpKind::Delete,
+                local,
+                env: None,
+                cost: 1,
+                attempts: 0,
+            });
         }
     }
 
@@ -187,11 +228,19 @@ impl Outbox {
     }
 
     fn trim_windows(&mut self, now: u64) {
-        while self.global.front().is_some_and(|t| now.saturating_sub(*t) >= 1000) {
+        while self
+            .global
+            .front()
+            .is_some_and(|t| now.saturating_sub(*t) >= 1000)
+        {
             self.global.pop_front();
         }
         for c in self.chats.values_mut() {
-            while c.recent.front().is_some_and(|t| now.saturating_sub(*t) >= 60_000) {
+            while c
+                .recent
+                .front()
+                .is_some_and(|t| now.saturating_sub(*t) >= 60_000)
+            {
                 c.recent.pop_front();
             }
         }
@@ -203,10 +252,8 @@ impl Outbox {
         if chat.is_group && self.policy.group_per_minute > 0 {
             let limit = self.policy.group_per_minute as usize;
             let need = (c.recent.len() + cost as usize).saturating_sub(limit);
-            if need > 0 {
-                if let Some(t) = c.recent.get(need - 1) {
-                    at = at.max(t + 60_000);
-                }
+            if let Some(t) = need.checked_sub(1).and_then(|i| c.recent.get(i)) {
+                at = at.max(t + 60_000);
             }
         }
         at
@@ -215,7 +262,11 @@ impl Outbox {
     fn global_ready_at(&self, cost: u32) -> u64 {
         let limit = self.policy.global_per_second as usize;
         let need = (self.global.len() + cost as usize).saturating_sub(limit);
-        if need == 0 { 0 } else { self.global.get(need - 1).map_or(0, |t| t + 1000) }
+        if need == 0 {
+            0
+        } else {
+            self.global.get(need - 1).map_or(0, |t| t + 1000)
+        }
     }
 
     /// The next call to make now, if any budget allows one.
@@ -227,7 +278,9 @@ impl Outbox {
             if c.in_flight.is_some() {
                 continue;
             }
-            let at = self.chat_ready_at(chat, c, op.cost).max(self.global_ready_at(op.cost));
+            let at = self
+                .chat_ready_at(chat, c, op.cost)
+                .max(self.global_ready_at(op.cost));
             // Oldest waiting first would need timestamps; lowest ready time is fair enough.
             if at <= now && best.as_ref().is_none_or(|(b, _)| at < *b) {
                 best = Some((at, chat.clone()));
@@ -252,7 +305,14 @@ impl Outbox {
         let ticket = Ticket(self.next_id);
         c.in_flight = Some(ticket);
         self.in_flight.insert(ticket, chat.clone());
-        Some(Dispatch { ticket, chat, kind: op.kind, local: op.local, sent_id, env: op.env })
+        Some(Dispatch {
+            ticket,
+            chat,
+            kind: op.kind,
+            local: op.local,
+            sent_id,
+            env: op.env,
+        })
     }
 
     /// When `next` may have something again (for the driver's sleep).
@@ -261,21 +321,38 @@ impl Outbox {
             .iter()
             .filter(|(_, c)| c.in_flight.is_none())
             .filter_map(|(chat, c)| {
-                c.queue.front().map(|op| self.chat_ready_at(chat, c, op.cost).max(self.global_ready_at(op.cost)))
+                c.queue.front().map(|op| {
+                    self.chat_ready_at(chat, c, op.cost)
+                        .max(self.global_ready_at(op.cost))
+                })
             })
             .min()
     }
 
     /// Reports the result of a dispatched call.
-    pub fn complete(&mut self, ticket: Ticket, result: Result<Option<SentId>, DeliveryError>, now: u64) -> Completion {
-        let Some(chat) = self.in_flight.remove(&ticket) else { return Completion::Done };
+    pub fn complete(
+        &mut self,
+        ticket: Ticket,
+        result: Result<Option<SentId>, DeliveryError>,
+        now: u64,
+    ) -> Completion {
+        let Some(chat) = self.in_flight.remove(&ticket) else {
+            return Completion::Done;
+        };
         let policy = self.policy.clone();
-        let Some(c) = self.chats.get_mut(&chat) else { return Completion::Done };
+        let Some(c) = self.chats.get_mut(&chat) else {
+            return Completion::Done;
+        };
         c.in_flight = None;
-        let Some(op) = c.queue.front_mut() else { return Completion::Done };
+        let Some(op) = c.queue.front_mut() else {
+            return Completion::Done;
+        };
         match result {
             Ok(sent) => {
-                let op = c.queue.pop_front().unwrap_or_else(|| unreachable!("front exists"));
+                let op = c
+                    .queue
+                    .pop_front()
+                    .unwrap_or_else(|| unreachable!("front exists"));
                 match op.kind {
                     OpKind::Send | OpKind::Edit => {
                         if let Some(id) = sent {
@@ -299,7 +376,9 @@ impl Outbox {
             }
             Err(DeliveryError::Transient(_)) if op.attempts + 1 < policy.max_attempts => {
                 op.attempts += 1;
-                let backoff = policy.base_backoff_ms.saturating_mul(1 << op.attempts.min(16));
+                let backoff = policy
+                    .base_backoff_ms
+                    .saturating_mul(1 << op.attempts.min(16));
                 c.not_before = c.not_before.max(now + backoff.min(policy.max_backoff_ms));
                 Completion::Retrying
             }
@@ -325,7 +404,9 @@ impl Outbox {
     /// Drops per-chat state of idle chats (bounded memory on long runs).
     pub fn forget_idle(&mut self, now: u64) {
         self.chats.retain(|_, c| {
-            !c.queue.is_empty() || c.in_flight.is_some() || now.saturating_sub(c.not_before) < 3_600_000
+            !c.queue.is_empty()
+                || c.in_flight.is_some()
+                || now.saturating_sub(c.not_before) < 3_600_000
         });
     }
 

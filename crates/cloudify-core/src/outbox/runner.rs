@@ -34,7 +34,11 @@ impl OutboxHandle {
         Self::spawn_with(adapter, backlog, policy)
     }
 
-    pub fn spawn_with(adapter: Arc<dyn Adapter>, backlog: Arc<dyn Backlog>, policy: OutboxPolicy) -> Self {
+    pub fn spawn_with(
+        adapter: Arc<dyn Adapter>,
+        backlog: Arc<dyn Backlog>,
+        policy: OutboxPolicy,
+    ) -> Self {
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(policy)),
             adapter,
@@ -130,7 +134,9 @@ async fn drive(s: Arc<Shared>) {
 async fn execute(s: Arc<Shared>, d: Dispatch) {
     let result: Result<Option<String>, DeliveryError> = match (d.kind, &d.env, &d.sent_id) {
         (OpKind::Send, Some(env), _) => s.adapter.send(&d.chat, env).await.map(Some),
-        (OpKind::Edit, Some(env), Some(id)) => s.adapter.edit(&d.chat, id, env).await.map(|()| None),
+        (OpKind::Edit, Some(env), Some(id)) => {
+            s.adapter.edit(&d.chat, id, env).await.map(|()| None)
+        }
         (OpKind::Delete, _, Some(id)) => s.adapter.delete(&d.chat, id).await.map(|()| None),
         _ => Ok(None),
     };

@@ -5,11 +5,19 @@ use crate::output::{Envelope, Output, Progress};
 use proptest::prelude::*;
 
 fn chat(id: &str) -> ChatRef {
-    ChatRef { platform: Platform::Telegram, chat_id: id.into(), is_group: false }
+    ChatRef {
+        platform: Platform::Telegram,
+        chat_id: id.into(),
+        is_group: false,
+    }
 }
 
 fn group(id: &str) -> ChatRef {
-    ChatRef { platform: Platform::Telegram, chat_id: id.into(), is_group: true }
+    ChatRef {
+        platform: Platform::Telegram,
+        chat_id: id.into(),
+        is_group: true,
+    }
 }
 
 fn text(t: &str) -> Envelope {
@@ -17,7 +25,10 @@ fn text(t: &str) -> Envelope {
 }
 
 fn live(t: &str) -> Envelope {
-    Envelope::bare(Output::Progress(Progress { answer: t.into(), ..Progress::default() }))
+    Envelope::bare(Output::Progress(Progress {
+        answer: t.into(),
+        ..Progress::default()
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +58,12 @@ fn simulate(
             ob.complete(d.ticket, r, now);
         }
         while let Some(d) = ob.next(now) {
-            calls.push(Call { at: now, chat: d.chat.clone(), kind: d.kind, body: d.env.clone() });
+            calls.push(Call {
+                at: now,
+                chat: d.chat.clone(),
+                kind: d.kind,
+                body: d.env.clone(),
+            });
             in_flight.push((now + latency, d));
         }
         if ob.is_idle() {
@@ -69,12 +85,25 @@ fn ok_with_ids() -> impl FnMut(&Dispatch, u64) -> Result<Option<String>, Deliver
 fn assert_budgets(calls: &[Call], per_chat_ms: u64, global_per_s: usize, group_per_min: usize) {
     for (i, c) in calls.iter().enumerate() {
         let window: Vec<_> = calls[..=i].iter().filter(|o| c.at - o.at < 1000).collect();
-        assert!(window.len() <= global_per_s, "global budget exceeded at {}: {}", c.at, window.len());
+        assert!(
+            window.len() <= global_per_s,
+            "global budget exceeded at {}: {}",
+            c.at,
+            window.len()
+        );
         if let Some(prev) = calls[..i].iter().rev().find(|o| o.chat == c.chat) {
-            assert!(c.at - prev.at >= per_chat_ms, "chat {} paced {}ms apart", c.chat.chat_id, c.at - prev.at);
+            assert!(
+                c.at - prev.at >= per_chat_ms,
+                "chat {} paced {}ms apart",
+                c.chat.chat_id,
+                c.at - prev.at
+            );
         }
         if c.chat.is_group {
-            let minute = calls[..=i].iter().filter(|o| o.chat == c.chat && c.at - o.at < 60_000).count();
+            let minute = calls[..=i]
+                .iter()
+                .filter(|o| o.chat == c.chat && c.at - o.at < 60_000)
+                .count();
             assert!(minute <= group_per_min, "group budget exceeded: {minute}");
         }
     }
@@ -91,7 +120,10 @@ fn one_chat_gets_at_most_one_call_per_second() {
     assert_budgets(&calls, 1000, 30, 20);
     // FIFO order is kept.
     let bodies: Vec<_> = calls.iter().map(|c| c.body.clone().unwrap()).collect();
-    assert_eq!(bodies, (0..10).map(|i| text(&format!("m{i}"))).collect::<Vec<_>>());
+    assert_eq!(
+        bodies,
+        (0..10).map(|i| text(&format!("m{i}"))).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -106,7 +138,11 @@ fn fan_out_to_many_chats_stays_within_the_global_budget() {
     assert_eq!(calls.len(), 300);
     assert_budgets(&calls, 1000, 30, 20);
     // And it is not needlessly slow: 300 calls at 30/s take about 10 s.
-    assert!(calls.last().unwrap().at < 11_000, "took {}ms", calls.last().unwrap().at);
+    assert!(
+        calls.last().unwrap().at < 11_000,
+        "took {}ms",
+        calls.last().unwrap().at
+    );
 }
 
 #[test]
@@ -143,7 +179,11 @@ fn rapid_edits_coalesce_to_the_newest() {
     let calls = simulate(&mut ob, 10_000, 10, {
         let mut first = true;
         move |d, _| {
-            let r = if first && d.kind == OpKind::Send { Some("m1".to_string()) } else { None };
+            let r = if first && d.kind == OpKind::Send {
+                Some("m1".to_string())
+            } else {
+                None
+            };
             first = false;
             Ok(r)
         }
@@ -180,7 +220,10 @@ fn unchanged_edits_are_skipped() {
 
 #[test]
 fn retry_after_is_honoured_without_counting_an_attempt() {
-    let mut ob = Outbox::new(OutboxPolicy { max_attempts: 1, ..OutboxPolicy::default() });
+    let mut ob = Outbox::new(OutboxPolicy {
+        max_attempts: 1,
+        ..OutboxPolicy::default()
+    });
     ob.send(chat("a"), text("x"), 1);
     let mut limited = 3;
     let calls = simulate(&mut ob, 100_000, 5, |_, _| {
@@ -223,14 +266,21 @@ fn unreachable_chats_hand_everything_but_progress_to_the_backlog() {
     ob.send(chat("a"), live("working"), 1);
     ob.send(chat("a"), text("2"), 1);
     let d = ob.next(0).unwrap();
-    let c = ob.complete(d.ticket, Err(DeliveryError::Unreachable("blocked".into())), 0);
+    let c = ob.complete(
+        d.ticket,
+        Err(DeliveryError::Unreachable("blocked".into())),
+        0,
+    );
     assert_eq!(c, Completion::Undeliverable(vec![text("1"), text("2")]));
     assert!(ob.is_idle());
 }
 
 #[test]
 fn giving_up_after_max_attempts_keeps_output() {
-    let mut ob = Outbox::new(OutboxPolicy { max_attempts: 3, ..OutboxPolicy::default() });
+    let mut ob = Outbox::new(OutboxPolicy {
+        max_attempts: 3,
+        ..OutboxPolicy::default()
+    });
     ob.send(chat("a"), text("1"), 1);
     let mut results = Vec::new();
     let mut now = 0;
@@ -240,7 +290,10 @@ fn giving_up_after_max_attempts_keeps_output() {
         }
         now += 100;
     }
-    assert_eq!(results.last(), Some(&Completion::Undeliverable(vec![text("1")])));
+    assert_eq!(
+        results.last(),
+        Some(&Completion::Undeliverable(vec![text("1")]))
+    );
     assert_eq!(results.len(), 3);
 }
 
@@ -255,7 +308,11 @@ fn rejected_output_is_dropped_and_the_queue_moves_on() {
     assert!(matches!(c, Completion::Dropped(_)));
     let calls = simulate(&mut ob, 10_000, 5, ok_with_ids());
     let bodies: Vec<_> = calls.iter().map(|c| c.body.clone().unwrap()).collect();
-    assert_eq!(bodies, vec![text("good")], "the edit of a refused message is skipped");
+    assert_eq!(
+        bodies,
+        vec![text("good")],
+        "the edit of a refused message is skipped"
+    );
 }
 
 #[test]
@@ -277,7 +334,10 @@ fn deleting_a_sent_message_deletes_it() {
     ob.edit(chat("a"), id, live("w2"));
     ob.delete(chat("a"), id);
     let calls = simulate(&mut ob, 10_000, 5, ok_with_ids());
-    assert_eq!(calls.iter().map(|c| c.kind).collect::<Vec<_>>(), vec![OpKind::Delete]);
+    assert_eq!(
+        calls.iter().map(|c| c.kind).collect::<Vec<_>>(),
+        vec![OpKind::Delete]
+    );
 }
 
 #[derive(Debug, Clone)]

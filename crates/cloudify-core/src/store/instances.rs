@@ -79,7 +79,9 @@ fn unique_name(conn: &Connection, base: &str, except: Option<Uuid>) -> Result<St
     let except = except.map(|e| e.to_string());
     let taken = |name: &str| -> Result<bool> {
         let id: Option<String> = conn
-            .query_row("SELECT id FROM instances WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM instances WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(id.is_some() && id != except)
     };
@@ -95,7 +97,11 @@ fn unique_name(conn: &Connection, base: &str, except: Option<Uuid>) -> Result<St
 /// Makes a name safe for `/switch <name>`: trimmed, inner whitespace as `-`, ≤ 40 chars.
 pub fn normalize_name(raw: &str) -> Option<String> {
     let joined: String = raw.split_whitespace().collect::<Vec<_>>().join("-");
-    let name: String = joined.chars().filter(|c| !c.is_control()).take(40).collect();
+    let name: String = joined
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect();
     (!name.is_empty()).then_some(name)
 }
 
@@ -125,12 +131,14 @@ impl Store {
             ],
         )?;
         tx.commit()?;
-        self.instance(id)?.ok_or_else(|| StoreError::NoSuchInstance(id.to_string()))
+        self.instance(id)?
+            .ok_or_else(|| StoreError::NoSuchInstance(id.to_string()))
     }
 
     pub fn instances(&self) -> Result<Vec<Instance>> {
-        let mut stmt =
-            self.conn.prepare(&format!("SELECT {COLUMNS} FROM instances ORDER BY created_at, name"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM instances ORDER BY created_at, name"
+        ))?;
         let rows = stmt.query_map([], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -149,17 +157,23 @@ impl Store {
     pub fn instance_by_name(&self, name: &str) -> Result<Option<Instance>> {
         Ok(self
             .conn
-            .query_row(&format!("SELECT {COLUMNS} FROM instances WHERE name = ?1"), [name], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM instances WHERE name = ?1"),
+                [name],
+                from_row,
+            )
             .optional()?)
     }
 
     /// Renames an instance; a taken name gets `-1`, `-2`, …. Returns the name given.
     pub fn rename_instance(&mut self, id: Uuid, wanted: &str) -> Result<String> {
-        let base = normalize_name(wanted).ok_or_else(|| StoreError::NoSuchInstance(wanted.into()))?;
+        let base =
+            normalize_name(wanted).ok_or_else(|| StoreError::NoSuchInstance(wanted.into()))?;
         let name = self.unique_instance_name(&base, Some(id))?;
-        let n = self
-            .conn
-            .execute("UPDATE instances SET name = ?1 WHERE id = ?2", params![name, id.to_string()])?;
+        let n = self.conn.execute(
+            "UPDATE instances SET name = ?1 WHERE id = ?2",
+            params![name, id.to_string()],
+        )?;
         if n == 0 {
             return Err(StoreError::NoSuchInstance(id.to_string()));
         }
@@ -168,7 +182,10 @@ impl Store {
 
     /// Removes an instance with its bindings and backlog (cascade).
     pub fn remove_instance(&mut self, id: Uuid) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM instances WHERE id = ?1", [id.to_string()])? > 0)
+        Ok(self
+            .conn
+            .execute("DELETE FROM instances WHERE id = ?1", [id.to_string()])?
+            > 0)
     }
 
     pub fn set_current_session(&mut self, id: Uuid, session: Option<&str>) -> Result<()> {
@@ -180,14 +197,18 @@ impl Store {
     }
 
     pub fn set_model(&mut self, id: Uuid, model: Option<&str>) -> Result<()> {
-        self.conn
-            .execute("UPDATE instances SET model = ?1 WHERE id = ?2", params![model, id.to_string()])?;
+        self.conn.execute(
+            "UPDATE instances SET model = ?1 WHERE id = ?2",
+            params![model, id.to_string()],
+        )?;
         Ok(())
     }
 
     pub fn set_agent(&mut self, id: Uuid, agent: Option<&str>) -> Result<()> {
-        self.conn
-            .execute("UPDATE instances SET agent = ?1 WHERE id = ?2", params![agent, id.to_string()])?;
+        self.conn.execute(
+            "UPDATE instances SET agent = ?1 WHERE id = ?2",
+            params![agent, id.to_string()],
+        )?;
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
         display_name    TEXT NOT NULL DEFAULT '',
         username        TEXT,
         language        TEXT,
+        client_language TEXT,
         active_instance TEXT REFERENCES instances(id) ON DELETE SET NULL,
         last_seen       INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (platform, user_id)
@@ -74,7 +75,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > known {
-        return Err(StoreError::TooNew { found: current, known });
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;

@@ -12,7 +12,7 @@ mod users;
 
 pub use instances::{Instance, NewInstance, SigningKey};
 pub use offline::MissedMessages;
-pub use users::{Binding, BindOutcome, Role, User};
+pub use users::{BindOutcome, Binding, Role, SeenUser, User};
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -27,7 +27,9 @@ pub const DB_FILE: &str = "cloudify.db";
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("the database was written by a newer cloudify (schema {found}, this build knows {known})")]
+    #[error(
+        "the database was written by a newer cloudify (schema {found}, this build knows {known})"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("no instance named `{0}`")]
     NoSuchInstance(String),
@@ -66,7 +68,9 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 }
 
@@ -88,7 +92,9 @@ impl SharedStore {
         let inner = self.0.clone();
         tokio::task::spawn_blocking(move || {
             // A poisoned lock means a panic mid-call; the connection itself is still usable.
-            let mut guard = inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             f(&mut guard)
         })
         .await
@@ -97,7 +103,10 @@ impl SharedStore {
 
     /// Runs `f` on the current thread (for synchronous callers such as the CLI).
     pub fn call_now<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
-        let mut guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
 }

@@ -31,7 +31,11 @@ impl Store {
         cap: u32,
         now: i64,
     ) -> Result<()> {
-        let (p, u, i) = (key.platform.as_str(), key.user_id.as_str(), instance.to_string());
+        let (p, u, i) = (
+            key.platform.as_str(),
+            key.user_id.as_str(),
+            instance.to_string(),
+        );
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO offline_messages (platform, user_id, instance_id, payload, created_at) \
@@ -68,15 +72,25 @@ impl Store {
              WHERE platform = ?1 AND user_id = ?2 ORDER BY instance_id, id",
         )?;
         let rows = stmt.query_map(params![key.platform.as_str(), key.user_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut out: Vec<MissedMessages> = Vec::new();
         for row in rows {
             let (inst, id, payload) = row?;
-            let Ok(instance_id) = Uuid::parse_str(&inst) else { continue };
+            let Ok(instance_id) = Uuid::parse_str(&inst) else {
+                continue;
+            };
             match out.last_mut() {
                 Some(m) if m.instance_id == instance_id => m.entries.push((id, payload)),
-                _ => out.push(MissedMessages { instance_id, entries: vec![(id, payload)], dropped: 0 }),
+                _ => out.push(MissedMessages {
+                    instance_id,
+                    entries: vec![(id, payload)],
+                    dropped: 0,
+                }),
             }
         }
         for m in &mut out {
@@ -94,7 +108,11 @@ impl Store {
 
     /// Forgets backlog entries up to `upto_id` once they were handed to the outbox again.
     pub fn ack_offline(&mut self, key: &UserKey, instance: Uuid, upto_id: i64) -> Result<()> {
-        let (p, u, i) = (key.platform.as_str(), key.user_id.as_str(), instance.to_string());
+        let (p, u, i) = (
+            key.platform.as_str(),
+            key.user_id.as_str(),
+            instance.to_string(),
+        );
         let tx = self.conn.transaction()?;
         tx.execute(
             "DELETE FROM offline_messages WHERE platform = ?1 AND user_id = ?2 AND instance_id = ?3 AND id <= ?4",

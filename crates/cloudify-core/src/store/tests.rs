@@ -12,7 +12,14 @@ fn new_inst(name: &str) -> NewInstance {
 
 fn user(store: &mut Store, id: &str) -> UserKey {
     let key = UserKey::new(Platform::Telegram, id);
-    store.upsert_user(&key, &format!("User {id}"), Some(id), 1).unwrap();
+    let name = format!("User {id}");
+    let seen = SeenUser {
+        key: &key,
+        display_name: &name,
+        username: Some(id),
+        client_language: None,
+    };
+    store.upsert_user(&seen, 1).unwrap();
     key
 }
 
@@ -33,14 +40,20 @@ fn a_newer_schema_is_refused() {
     let c = rusqlite::Connection::open(&path).unwrap();
     c.pragma_update(None, "user_version", 999).unwrap();
     drop(c);
-    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 999, .. })));
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::TooNew { found: 999, .. })
+    ));
 }
 
 #[test]
 fn journal_mode_is_wal() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&dir.path().join(DB_FILE)).unwrap();
-    let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = s
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -50,14 +63,20 @@ fn name_collisions_get_numbered_suffixes() {
     let a = s.add_instance(&new_inst("app"), 1).unwrap();
     let b = s.add_instance(&new_inst("app"), 2).unwrap();
     let c = s.add_instance(&new_inst("app"), 3).unwrap();
-    assert_eq!((a.name.as_str(), b.name.as_str(), c.name.as_str()), ("app", "app-1", "app-2"));
+    assert_eq!(
+        (a.name.as_str(), b.name.as_str(), c.name.as_str()),
+        ("app", "app-1", "app-2")
+    );
     // Renaming to a taken name picks the next free suffix; renaming to itself keeps it.
     // A collision never steals a name; the instance's own name counts as free.
     assert_eq!(s.rename_instance(c.id, "app").unwrap(), "app-2");
     assert_eq!(s.rename_instance(c.id, "zzz").unwrap(), "zzz");
     assert_eq!(s.rename_instance(c.id, "app").unwrap(), "app-2");
     assert_eq!(s.rename_instance(a.id, "app").unwrap(), "app");
-    assert_eq!(s.rename_instance(b.id, "  my   project ").unwrap(), "my-project");
+    assert_eq!(
+        s.rename_instance(b.id, "  my   project ").unwrap(),
+        "my-project"
+    );
     // The freed name is reusable.
     assert_eq!(s.add_instance(&new_inst("app-1"), 4).unwrap().name, "app-1");
 }
@@ -78,11 +97,20 @@ fn first_binder_is_owner_and_binding_sets_active_instance() {
     let inst = s.add_instance(&new_inst("a"), 1).unwrap();
     let (alice, bob) = (user(&mut s, "alice"), user(&mut s, "bob"));
     let o = s.bind(&alice, inst.id, 10).unwrap();
-    assert_eq!(o, BindOutcome { role: Role::Owner, newly_bound: true });
+    assert_eq!(
+        o,
+        BindOutcome {
+            role: Role::Owner,
+            newly_bound: true
+        }
+    );
     let o = s.bind(&bob, inst.id, 11).unwrap();
     assert_eq!(o.role, Role::Member);
     assert!(!s.bind(&bob, inst.id, 12).unwrap().newly_bound);
-    assert_eq!(s.user(&bob).unwrap().unwrap().active_instance, Some(inst.id));
+    assert_eq!(
+        s.user(&bob).unwrap().unwrap().active_instance,
+        Some(inst.id)
+    );
     // The owner leaves: the longest-bound member inherits ownership.
     assert!(s.unbind(&alice, inst.id).unwrap());
     assert_eq!(s.binding(&bob, inst.id).unwrap().unwrap().role, Role::Owner);
@@ -115,7 +143,11 @@ fn reset_qr_bumps_version_and_removes_every_binding() {
     assert_eq!(v, 2);
     assert_eq!(kicked, vec![alice.clone(), bob.clone()]);
     assert!(s.members(inst.id).unwrap().is_empty());
-    assert_eq!(s.members(other.id).unwrap().len(), 1, "other instances keep their users");
+    assert_eq!(
+        s.members(other.id).unwrap().len(),
+        1,
+        "other instances keep their users"
+    );
     assert_eq!(s.instance(inst.id).unwrap().unwrap().qr_version, 2);
 }
 
@@ -126,7 +158,8 @@ fn backlog_keeps_the_newest_and_counts_the_dropped() {
     let alice = user(&mut s, "alice");
     s.bind(&alice, inst.id, 1).unwrap();
     for n in 0..25 {
-        s.push_offline(&alice, inst.id, &format!("m{n}"), 20, n).unwrap();
+        s.push_offline(&alice, inst.id, &format!("m{n}"), 20, n)
+            .unwrap();
     }
     let missed = s.offline_for(&alice).unwrap();
     assert_eq!(missed.len(), 1);
@@ -173,13 +206,25 @@ fn state_survives_closing_and_reopening() {
     };
     let mut s = Store::open(&path).unwrap();
     let back = s.instance(inst.id).unwrap().unwrap();
-    assert_eq!(back, Instance { current_session: Some("ses_123".into()), ..inst.clone() });
+    assert_eq!(
+        back,
+        Instance {
+            current_session: Some("ses_123".into()),
+            ..inst.clone()
+        }
+    );
     let u = s.user(&alice).unwrap().unwrap();
     assert_eq!(u.language.as_deref(), Some("zh"));
     assert_eq!(u.active_instance, Some(inst.id));
-    assert_eq!(s.binding(&alice, inst.id).unwrap().unwrap().role, Role::Owner);
+    assert_eq!(
+        s.binding(&alice, inst.id).unwrap().unwrap().role,
+        Role::Owner
+    );
     assert_eq!(s.offline_for(&alice).unwrap()[0].entries[0].1, "{\"x\":1}");
-    assert_eq!(s.setting("notify_token_hash").unwrap().as_deref(), Some("abc"));
+    assert_eq!(
+        s.setting("notify_token_hash").unwrap().as_deref(),
+        Some("abc")
+    );
     assert!(!s.mark_processed(Platform::Telegram, "77", 8).unwrap());
 }
 
@@ -199,7 +244,18 @@ fn removing_an_instance_cascades() {
 #[tokio::test]
 async fn shared_store_runs_on_the_blocking_pool() {
     let shared = SharedStore::new(Store::open_in_memory().unwrap());
-    let inst = shared.call(|s| s.add_instance(&new_inst("x"), 1)).await.unwrap();
-    let names = shared.call(|s| Ok(s.instances()?.into_iter().map(|i| i.name).collect::<Vec<_>>())).await.unwrap();
+    let inst = shared
+        .call(|s| s.add_instance(&new_inst("x"), 1))
+        .await
+        .unwrap();
+    let names = shared
+        .call(|s| {
+            Ok(s.instances()?
+                .into_iter()
+                .map(|i| i.name)
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
     assert_eq!(names, vec![inst.name]);
 }

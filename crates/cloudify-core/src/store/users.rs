@@ -12,6 +12,8 @@ pub struct User {
     pub username: Option<String>,
     /// `zh` / `en` when the user chose with `/lang`; `None` = follow the platform.
     pub language: Option<String>,
+    /// What the client reported (Telegram `language_code`).
+    pub client_language: Option<String>,
     pub active_instance: Option<Uuid>,
     pub last_seen: i64,
 }
@@ -25,6 +27,15 @@ impl User {
             _ => self.key.user_id.clone(),
         }
     }
+}
+
+/// What a platform told us about a user on their latest message.
+#[derive(Debug, Clone, Copy)]
+pub struct SeenUser<'a> {
+    pub key: &'a UserKey,
+    pub display_name: &'a str,
+    pub username: Option<&'a str>,
+    pub client_language: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,46 +89,60 @@ fn platform_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Platform> {
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
-        key: UserKey { platform: platform_col(r, 0)?, user_id: r.get(1)? },
+        key: UserKey {
+            platform: platform_col(r, 0)?,
+            user_id: r.get(1)?,
+        },
         display_name: r.get(2)?,
         username: r.get(3)?,
         language: r.get(4)?,
-        active_instance: r.get::<_, Option<String>>(5)?.and_then(|s| Uuid::parse_str(&s).ok()),
-        last_seen: r.get(6)?,
+        client_language: r.get(5)?,
+        active_instance: r
+            .get::<_, Option<String>>(6)?
+            .and_then(|s| Uuid::parse_str(&s).ok()),
+        last_seen: r.get(7)?,
     })
 }
 
 fn binding_from_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
     let role: String = r.get(3)?;
     Ok(Binding {
-        user: UserKey { platform: platform_col(r, 0)?, user_id: r.get(1)? },
+        user: UserKey {
+            platform: platform_col(r, 0)?,
+            user_id: r.get(1)?,
+        },
         instance_id: uuid_col(r, 2)?,
-        role: if role == "owner" { Role::Owner } else { Role::Member },
+        role: if role == "owner" {
+            Role::Owner
+        } else {
+            Role::Member
+        },
         bound_at: r.get(4)?,
         last_active: r.get(5)?,
     })
 }
 
-const USER_COLS: &str =
-    "platform, user_id, display_name, username, language, active_instance, last_seen";
+const USER_COLS: &str = "platform, user_id, display_name, username, language, client_language, active_instance, last_seen";
 const BINDING_COLS: &str = "platform, user_id, instance_id, role, bound_at, last_active";
 
 impl Store {
     /// Records that a user was seen, with the names the platform gave us.
-    pub fn upsert_user(
-        &mut self,
-        key: &UserKey,
-        display_name: &str,
-        username: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
+    pub fn upsert_user(&mut self, seen: &SeenUser<'_>, now: i64) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO users (platform, user_id, display_name, username, last_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?5) \
+            "INSERT INTO users (platform, user_id, display_name, username, client_language, last_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
              ON CONFLICT (platform, user_id) DO UPDATE SET \
                display_name = excluded.display_name, username = excluded.username, \
+               client_language = COALESCE(excluded.client_language, client_language), \
                last_seen = excluded.last_seen",
-            params![key.platform.as_str(), key.user_id, display_name, username, now],
+            params![
+                seen.key.platform.as_str(),
+                seen.key.user_id,
+                seen.display_name,
+                seen.username,
+                seen.client_language,
+                now
+            ],
         )?;
         Ok(())
     }
@@ -144,7 +169,11 @@ impl Store {
     pub fn set_active_instance(&mut self, key: &UserKey, instance: Option<Uuid>) -> Result<()> {
         self.conn.execute(
             "UPDATE users SET active_instance = ?1 WHERE platform = ?2 AND user_id = ?3",
-            params![instance.map(|i| i.to_string()), key.platform.as_str(), key.user_id],
+            params![
+                instance.map(|i| i.to_string()),
+                key.platform.as_str(),
+                key.user_id
+            ],
         )?;
         Ok(())
     }
@@ -162,7 +191,11 @@ impl Store {
             .optional()?;
         let outcome = match existing {
             Some(role) => BindOutcome {
-                role: if role == "owner" { Role::Owner } else { Role::Member },
+                role: if role == "owner" {
+                    Role::Owner
+                } else {
+                    Role::Member
+                },
                 newly_bound: false,
             },
             None => {
@@ -171,13 +204,20 @@ impl Store {
                     [instance.to_string()],
                     |r| r.get(0),
                 )?;
-                let role = if others == 0 { Role::Owner } else { Role::Member };
+                let role = if others == 0 {
+                    Role::Owner
+                } else {
+                    Role::Member
+                };
                 tx.execute(
                     "INSERT INTO bindings (platform, user_id, instance_id, role, bound_at, last_active) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                     params![key.platform.as_str(), key.user_id, instance.to_string(), role.as_str(), now],
                 )?;
-                BindOutcome { role, newly_bound: true }
+                BindOutcome {
+                    role,
+                    newly_bound: true,
+                }
             }
         };
         tx.execute(
@@ -225,7 +265,24 @@ impl Store {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {BINDING_COLS} FROM bindings WHERE platform = ?1 AND user_id = ?2 ORDER BY bound_at"
         ))?;
-        let rows = stmt.query_map(params![key.platform.as_str(), key.user_id], binding_from_row)?;
+        let rows = stmt.query_map(
+            params![key.platform.as_str(), key.user_id],
+            binding_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Users who have output waiting in the backlog.
+    pub fn users_with_offline(&self) -> Result<Vec<UserKey>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT platform, user_id FROM offline_messages")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UserKey {
+                platform: platform_col(r, 0)?,
+                user_id: r.get(1)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -273,7 +330,11 @@ fn bindings_where(conn: &Connection, clause: &str, arg: &str) -> Result<Vec<Bind
 }
 
 fn remove_binding(conn: &Connection, key: &UserKey, instance: Uuid) -> Result<bool> {
-    let (p, u, i) = (key.platform.as_str(), key.user_id.as_str(), instance.to_string());
+    let (p, u, i) = (
+        key.platform.as_str(),
+        key.user_id.as_str(),
+        instance.to_string(),
+    );
     let was_owner = conn
         .query_row(
             "SELECT role FROM bindings WHERE platform = ?1 AND user_id = ?2 AND instance_id = ?3",

@@ -1,0 +1,292 @@
+//! Binding and membership: /start <token>, /bind, /qr, /reset-qr, /kick, /list, /switch,
+//! /rename, /unbind.
+
+use super::CommandContext;
+use crate::binding;
+use crate::i18n;
+use crate::output::{Button, Output, Prompt};
+use crate::store::{Instance, Role, StoreError};
+
+pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Output>, StoreError> {
+    let l = ctx.lang;
+    if !ctx.is_private() {
+        // A code posted in a group is burned: anyone there could use it.
+        return Ok(ctx.say(i18n::bind_private_only(l)));
+    }
+    let now_ms = ctx.router.clock().now_ms();
+    if let Err(wait) = ctx.router.bind_limiter().check(&ctx.user.key, now_ms) {
+        return Ok(ctx.say(i18n::bind_rate_limited(l, wait.as_secs())));
+    }
+    let instances = ctx.router.store.call(|s| s.instances()).await?;
+    let verified = binding::parse(code).and_then(|c| binding::verify(&c, &instances));
+    let instance_id = match verified {
+        Ok(id) => id,
+        Err(reason) => {
+            ctx.router
+                .bind_limiter()
+                .record_failure(&ctx.user.key, now_ms);
+            tracing::info!(user = %ctx.user.key, %reason, "binding refused");
+            return Ok(ctx.say(i18n::bind_invalid(l)));
+        }
+    };
+    ctx.router.bind_limiter().record_success(&ctx.user.key);
+    let (key, now) = (ctx.user.key.clone(), ctx.router.now());
+    let (outcome, inst) = ctx
+        .router
+        .store
+        .call(move |s| {
+            let o = s.bind(&key, instance_id, now)?;
+            Ok((o, s.instance(instance_id)?))
+        })
+        .await?;
+    let Some(inst) = inst else {
+        return Ok(ctx.say(i18n::bind_invalid(l)));
+    };
+    tracing::info!(user = %ctx.user.key, instance = %inst.name, role = ?outcome.role, "user bound");
+    if !outcome.newly_bound {
+        return Ok(ctx.say(i18n::bind_already(l, &inst.name)));
+    }
+    let who = ctx.user.handle();
+    let name = inst.name.clone();
+    ctx.router
+        .broadcast(inst.id, Some(&ctx.user.key), |lang| {
+            Output::notice(i18n::user_joined(lang, &who, &name))
+        })
+        .await?;
+    let mut out = ctx.say(i18n::bind_welcome(
+        l,
+        &inst.name,
+        outcome.role == Role::Owner,
+    ));
+    // The welcome carries the instance status, so the user sees at once whether it works.
+    out.extend(super::agent::status(ctx, &inst).await?);
+    Ok(out)
+}
+
+pub(super) async fn qr(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+) -> Result<Vec<Output>, StoreError> {
+    let l = ctx.lang;
+    if ctx.role_in(inst).await? != Some(Role::Owner) {
+        return Ok(ctx.say(i18n::owner_only(l)));
+    }
+    if !ctx.is_private() {
+        return Ok(ctx.say(i18n::private_only(l)));
+    }
+    let code = binding::dingtalk_code(inst);
+    let link = match ctx.router.telegram_bot() {
+        Some(bot) => format!(
+            "https://t.me/{bot}?start={}",
+            binding::deep_link_token(inst)
+        ),
+        // Without Telegram the QR carries the long form, which `/bind` accepts too.
+        None => binding::long_payload(inst, "", ctx.router.now()),
+    };
+    match ctx.router.services.qr.png(&link) {
+        Ok(png) => Ok(vec![Output::Image {
+            png,
+            caption: i18n::qr_caption(l, &inst.name, &code),
+        }]),
+        Err(e) => Ok(ctx.say(i18n::failed(l, &e))),
+    }
+}
+
+pub(super) async fn reset_qr(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+) -> Result<Vec<Output>, StoreError> {
+    let l = ctx.lang;
+    if ctx.role_in(inst).await? != Some(Role::Owner) {
+        return Ok(ctx.say(i18n::owner_only(l)));
+    }
+    let id = inst.id;
+    let (_, kicked) = ctx.router.store.call(move |s| s.reset_qr(id)).await?;
+    tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
+    for key in kicked.iter().filter(|k| **k != ctx.user.key) {
+        let k = key.clone();
+        if let Some(user) = ctx.router.store.call(move |s| s.user(&k)).await? {
+            let lang = ctx.router.lang_of(&user);
+            ctx.router
+                .send_to_user(
+                    &user,
+                    None,
+                    Output::notice(i18n::kicked_by_reset(lang, &inst.name)),
+                )
+                .await?;
+        }
+    }
+    Ok(ctx.say(i18n::reset_done(l, &inst.name, kicked.len())))
+}
+
+pub(super) async fn kick(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+    who: &str,
+) -> Result<Vec<Output>, StoreError> {
+    let l = ctx.lang;
+    if ctx.role_in(inst).await? != Some(Role::Owner) {
+        return Ok(ctx.say(i18n::owner_only(l)));
+    }
+    let id = inst.id;
+    let members = ctx.router.store.call(move |s| s.members(id)).await?;
+    let wanted = who.trim().trim_start_matches('@').to_lowercase();
+    let target = members.into_iter().map(|(_, u)| u).find(|u| {
+        u.key != ctx.user.key
+            && (u
+                .username
+                .as_deref()
+                .is_some_and(|n| n.to_lowercase() == wanted)
+                || u.display_name.to_lowercase() == wanted
+                || u.key.user_id == wanted)
+    });
+    let Some(target) = target else {
+        return Ok(ctx.say(i18n::no_such_member(l, who)));
+    };
+    let k = target.key.clone();
+    ctx.router.store.call(move |s| s.unbind(&k, id)).await?;
+    let tl = ctx.router.lang_of(&target);
+    ctx.router
+        .send_to_user(&target, None, Output::notice(i18n::kicked(tl, &inst.name)))
+        .await?;
+    let handle = target.handle();
+    let name = inst.name.clone();
+    ctx.router
+        .broadcast(inst.id, Some(&ctx.user.key), |lang| {
+            Output::notice(i18n::user_left(lang, &handle, &name))
+        })
+        .await?;
+    Ok(ctx.say(i18n::kick_done(l, &target.handle())))
+}
+
+pub(super) async fn list(ctx: &CommandContext<'_>) -> Result<Vec<Output>, StoreError> {
+    let key = ctx.user.key.clone();
+    let rows = ctx
+        .router
+        .store
+        .call(move |s| {
+            let mut rows = Vec::new();
+            for b in s.bindings_of_user(&key)? {
+                if let Some(i) = s.instance(b.instance_id)? {
+                    rows.push((i, b.role));
+                }
+            }
+            Ok(rows)
+        })
+        .await?;
+    let mut text = i18n::list_header(ctx.lang);
+    let mut buttons = Vec::new();
+    for (inst, role) in &rows {
+        let active = ctx.user.active_instance == Some(inst.id);
+        let owner = if *role == Role::Owner {
+            ctx.lang.pick(" （所有者）", " (owner)")
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "\n{} {}{owner}",
+            if active { "▶" } else { "•" },
+            inst.name
+        ));
+        if !active {
+            buttons.push(vec![Button::new(
+                format!("➡️ {}", inst.name),
+                format!("/switch {}", inst.id),
+            )]);
+        }
+    }
+    Ok(vec![Output::Prompt(Prompt {
+        text,
+        detail: None,
+        buttons,
+    })])
+}
+
+/// Finds one of the user's instances by name or id.
+async fn find_mine(ctx: &CommandContext<'_>, name: &str) -> Result<Option<Instance>, StoreError> {
+    let key = ctx.user.key.clone();
+    let wanted = name
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    ctx.router
+        .store
+        .call(move |s| {
+            for b in s.bindings_of_user(&key)? {
+                if let Some(i) = s.instance(b.instance_id)?
+                    && (i.name == wanted || i.id.to_string() == wanted)
+                {
+                    return Ok(Some(i));
+                }
+            }
+            Ok(None)
+        })
+        .await
+}
+
+pub(super) async fn switch(
+    ctx: &CommandContext<'_>,
+    name: &str,
+) -> Result<Vec<Output>, StoreError> {
+    let Some(inst) = find_mine(ctx, name).await? else {
+        return Ok(ctx.say(i18n::no_such_instance(ctx.lang, name)));
+    };
+    let (key, id, now) = (ctx.user.key.clone(), inst.id, ctx.router.now());
+    ctx.router
+        .store
+        .call(move |s| {
+            s.set_active_instance(&key, Some(id))?;
+            s.touch_binding(&key, id, now)
+        })
+        .await?;
+    Ok(ctx.say(i18n::switched(ctx.lang, &inst.name)))
+}
+
+pub(super) async fn rename(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+    wanted: &str,
+) -> Result<Vec<Output>, StoreError> {
+    let id = inst.id;
+    let w = wanted.to_string();
+    let new = ctx
+        .router
+        .store
+        .call(move |s| s.rename_instance(id, &w))
+        .await;
+    let new = match new {
+        Ok(n) => n,
+        Err(StoreError::NoSuchInstance(_)) => {
+            return Ok(ctx.say(i18n::usage(ctx.lang, "/rename <new name>")));
+        }
+        Err(e) => return Err(e),
+    };
+    let old = inst.name.clone();
+    let n = new.clone();
+    ctx.router
+        .broadcast(inst.id, Some(&ctx.user.key), |lang| {
+            Output::notice(i18n::renamed(lang, &old, &n))
+        })
+        .await?;
+    Ok(ctx.say(i18n::renamed(ctx.lang, &inst.name, &new)))
+}
+
+pub(super) async fn unbind(
+    ctx: &CommandContext<'_>,
+    name: &str,
+) -> Result<Vec<Output>, StoreError> {
+    let Some(inst) = find_mine(ctx, name).await? else {
+        return Ok(ctx.say(i18n::no_such_instance(ctx.lang, name)));
+    };
+    let (key, id) = (ctx.user.key.clone(), inst.id);
+    ctx.router.store.call(move |s| s.unbind(&key, id)).await?;
+    let who = ctx.user.handle();
+    let n = inst.name.clone();
+    ctx.router
+        .broadcast(inst.id, None, |lang| {
+            Output::notice(i18n::user_left(lang, &who, &n))
+        })
+        .await?;
+    Ok(ctx.say(i18n::unbound(ctx.lang, &inst.name)))
+}

@@ -1,0 +1,457 @@
+//! The router: every incoming update passes here once. It records the user, answers in
+//! their language, replays what they missed, runs commands, forwards prompts of bound users
+//! to their active instance, and fans output out to every user bound to an instance.
+
+mod backlog;
+mod limits;
+mod presence;
+
+pub use backlog::StoreBacklog;
+pub use presence::online_handles;
+
+use crate::adapter::{ChatRef, Incoming, IncomingKind};
+use crate::binding::BindLimiter;
+use crate::commands::{self, CommandContext};
+use crate::config::Config;
+use crate::i18n::{self, Lang};
+use crate::identity::{Platform, UserKey};
+use crate::outbox::LocalId;
+use crate::outbox::runner::OutboxHandle;
+use crate::output::{Envelope, Output};
+use crate::services::{
+    PromptPart, ProxyControl, QrImages, Sender, ServiceError, WebTerminal, Workspace,
+};
+use crate::store::{SeenUser, SharedStore, StoreError, User};
+use limits::ActionLimiter;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use uuid::Uuid;
+
+/// Longest prompt forwarded to OpenCode as text (bigger pastes should be files).
+pub const MAX_PROMPT_CHARS: usize = 32_000;
+
+/// Wall-clock time, injectable for tests.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> u64;
+    fn now_secs(&self) -> i64 {
+        (self.now_ms() / 1000) as i64
+    }
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// The services commands and prompts reach.
+pub struct Services {
+    pub workspace: Arc<dyn Workspace>,
+    pub terminal: Arc<dyn WebTerminal>,
+    pub proxy: Arc<dyn ProxyControl>,
+    pub qr: Arc<dyn QrImages>,
+}
+
+/// A message delivered to one recipient, for later edits (the relay's live message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub user: UserKey,
+    pub chat: ChatRef,
+    pub local: LocalId,
+    pub lang: Lang,
+}
+
+pub struct Router {
+    pub store: SharedStore,
+    pub config: Arc<Config>,
+    pub services: Services,
+    clock: Arc<dyn Clock>,
+    outboxes: RwLock<HashMap<Platform, OutboxHandle>>,
+    bind_limiter: Mutex<BindLimiter>,
+    action_limiter: Mutex<ActionLimiter>,
+    telegram_bot: RwLock<Option<String>>,
+}
+
+impl Router {
+    pub fn new(
+        store: SharedStore,
+        config: Arc<Config>,
+        services: Services,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            services,
+            clock,
+            outboxes: RwLock::new(HashMap::new()),
+            bind_limiter: Mutex::new(BindLimiter::default()),
+            action_limiter: Mutex::new(ActionLimiter::default()),
+            telegram_bot: RwLock::new(None),
+        }
+    }
+
+    /// Registers the outbox of a platform's adapter.
+    pub fn attach(&self, platform: Platform, outbox: OutboxHandle) {
+        self.outboxes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(platform, outbox);
+    }
+
+    pub fn outbox(&self, platform: Platform) -> Option<OutboxHandle> {
+        self.outboxes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&platform)
+            .cloned()
+    }
+
+    /// The Telegram bot's username (from getMe), for deep links.
+    pub fn set_telegram_bot(&self, username: &str) {
+        *self
+            .telegram_bot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(username.to_string());
+    }
+
+    pub fn telegram_bot(&self) -> Option<String> {
+        self.telegram_bot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    pub(crate) fn bind_limiter(&self) -> std::sync::MutexGuard<'_, BindLimiter> {
+        self.bind_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The language to answer a user in.
+    pub fn lang_of(&self, user: &User) -> Lang {
+        Lang::resolve(
+            user.language.as_deref(),
+            self.config.language,
+            user.client_language.as_deref(),
+            user.key.platform,
+        )
+    }
+
+    /// Handles one update from an adapter. Never fails: problems become replies or logs.
+    pub async fn handle(&self, inc: Incoming) {
+        if let Err(e) = self.try_handle(&inc).await {
+            tracing::error!(error = %e, platform = %inc.user.platform, "could not handle an update");
+        }
+    }
+
+    async fn try_handle(&self, inc: &Incoming) -> Result<(), StoreError> {
+        let now = self.now();
+        let (platform, update_id) = (inc.user.platform, inc.update_id.clone());
+        let seen_inc = inc.clone();
+        let user = self
+            .store
+            .call(move |s| {
+                if !s.mark_processed(platform, &update_id, now)? {
+                    return Ok(None); // redelivered after a restart: handled already
+                }
+                let seen = SeenUser {
+                    key: &seen_inc.user,
+                    display_name: &seen_inc.display_name,
+                    username: seen_inc.username.as_deref(),
+                    client_language: seen_inc.language_code.as_deref(),
+                };
+                s.upsert_user(&seen, now)?;
+                s.user(&seen_inc.user)
+            })
+            .await?;
+        let Some(user) = user else {
+            tracing::debug!(update = %inc.update_id, "duplicate update ignored");
+            return Ok(());
+        };
+        let lang = self.lang_of(&user);
+        if !inc.chat.is_group {
+            self.replay_backlog(&user).await?;
+        }
+        if let Err(wait) = self.action_limiter().check(&user.key, self.clock.now_ms()) {
+            self.reply(
+                &inc.chat,
+                Output::plain(i18n::slow_down(lang, wait.as_secs().max(1))),
+            );
+            return Ok(());
+        }
+        let text = match &inc.kind {
+            IncomingKind::Text(t) => Some(t.as_str()),
+            IncomingKind::Button { command } => Some(command.as_str()),
+            IncomingKind::File { .. } => None,
+        };
+        if let Some(parsed) = text.and_then(commands::parse) {
+            let ctx = CommandContext {
+                router: self,
+                inc,
+                user: &user,
+                lang,
+            };
+            let replies = commands::execute(&ctx, parsed).await?;
+            for r in replies {
+                self.reply(&inc.chat, r);
+            }
+            return Ok(());
+        }
+        self.forward_prompt(inc, &user, lang).await
+    }
+
+    fn action_limiter(&self) -> std::sync::MutexGuard<'_, ActionLimiter> {
+        self.action_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn forward_prompt(
+        &self,
+        inc: &Incoming,
+        user: &User,
+        lang: Lang,
+    ) -> Result<(), StoreError> {
+        let Some(instance_id) = user.active_instance else {
+            // Unbound users learn how to bind, and nothing of theirs reaches OpenCode.
+            self.reply(&inc.chat, Output::plain(i18n::bind_instructions(lang)));
+            return Ok(());
+        };
+        let parts = match &inc.kind {
+            IncomingKind::Text(t) | IncomingKind::Button { command: t } => {
+                if t.chars().count() > MAX_PROMPT_CHARS {
+                    self.reply(
+                        &inc.chat,
+                        Output::plain(i18n::too_long(lang, MAX_PROMPT_CHARS)),
+                    );
+                    return Ok(());
+                }
+                if t.trim().is_empty() {
+                    return Ok(());
+                }
+                vec![PromptPart::Text(t.clone())]
+            }
+            IncomingKind::File {
+                name,
+                mime,
+                bytes,
+                caption,
+            } => {
+                let mut parts = Vec::new();
+                if let Some(c) = caption.as_ref().filter(|c| !c.trim().is_empty()) {
+                    parts.push(PromptPart::Text(c.clone()));
+                }
+                parts.push(PromptPart::File {
+                    name: name.clone(),
+                    mime: mime.clone(),
+                    bytes: bytes.clone(),
+                });
+                parts
+            }
+        };
+        let key = user.key.clone();
+        let now = self.now();
+        let inst = self
+            .store
+            .call(move |s| {
+                s.touch_binding(&key, instance_id, now)?;
+                s.instance(instance_id)
+            })
+            .await?;
+        let Some(inst) = inst else {
+            self.reply(&inc.chat, Output::plain(i18n::bind_instructions(lang)));
+            return Ok(());
+        };
+        let sender = Sender {
+            user: user.key.clone(),
+            handle: user.handle(),
+        };
+        if let Err(e) = self.services.workspace.prompt(&inst, &sender, parts).await {
+            self.reply(&inc.chat, Output::plain(describe_service_error(lang, &e)));
+        }
+        Ok(())
+    }
+
+    /// Sends a reply to the chat a message came from.
+    pub fn reply(&self, chat: &ChatRef, body: Output) -> Option<LocalId> {
+        let outbox = self.outbox(chat.platform)?;
+        Some(outbox.send(chat.clone(), Envelope::bare(body)))
+    }
+
+    /// Sends to one user's private chat, framed for that user (header, footer).
+    pub async fn send_to_user(
+        &self,
+        user: &User,
+        instance_id: Option<Uuid>,
+        body: Output,
+    ) -> Result<Option<Delivered>, StoreError> {
+        let lang = self.lang_of(user);
+        let env = match instance_id {
+            Some(id) => self.frame(user, id, body, lang).await?,
+            None => Envelope::bare(body),
+        };
+        let chat = ChatRef::private(&user.key);
+        Ok(self.outbox(user.key.platform).map(|o| Delivered {
+            user: user.key.clone(),
+            local: o.send(chat.clone(), env),
+            chat,
+            lang,
+        }))
+    }
+
+    /// Sends output about an instance to every user bound to it, each in their language.
+    /// `except` skips one user (e.g. the one a reply already went to).
+    pub async fn broadcast(
+        &self,
+        instance_id: Uuid,
+        except: Option<&UserKey>,
+        body: impl Fn(Lang) -> Output,
+    ) -> Result<Vec<Delivered>, StoreError> {
+        let members = self.store.call(move |s| s.members(instance_id)).await?;
+        let mut out = Vec::with_capacity(members.len());
+        for (_, user) in members {
+            if Some(&user.key) == except {
+                continue;
+            }
+            let lang = self.lang_of(&user);
+            if let Some(d) = self
+                .send_to_user(&user, Some(instance_id), body(lang))
+                .await?
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces a delivered message (live progress), keeping its framing.
+    pub async fn edit(
+        &self,
+        d: &Delivered,
+        instance_id: Uuid,
+        body: Output,
+    ) -> Result<(), StoreError> {
+        let key = d.user.clone();
+        let Some(user) = self.store.call(move |s| s.user(&key)).await? else {
+            return Ok(());
+        };
+        let env = self.frame(&user, instance_id, body, d.lang).await?;
+        if let Some(o) = self.outbox(d.chat.platform) {
+            o.edit(d.chat.clone(), d.local, env);
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, d: &Delivered) {
+        if let Some(o) = self.outbox(d.chat.platform) {
+            o.delete(d.chat.clone(), d.local);
+        }
+    }
+
+    /// Adds the `[instance]` header (when the user has several) and the online footer.
+    async fn frame(
+        &self,
+        user: &User,
+        instance_id: Uuid,
+        body: Output,
+        lang: Lang,
+    ) -> Result<Envelope, StoreError> {
+        let key = user.key.clone();
+        let window = i64::from(self.config.presence_minutes) * 60;
+        let now = self.now();
+        let (several, name, online) = self
+            .store
+            .call(move |s| {
+                let several = s.bindings_of_user(&key)?.len() > 1;
+                let name = s.instance(instance_id)?.map(|i| i.name);
+                let online = online_handles(s, instance_id, now, window)?;
+                Ok((several, name, online))
+            })
+            .await?;
+        let footer = (!online.is_empty() && !body.is_ephemeral())
+            .then(|| i18n::online_footer(lang, &online));
+        Ok(Envelope {
+            instance_id: Some(instance_id),
+            header: several.then(|| format!("[{}]", name.unwrap_or_default())),
+            body,
+            footer,
+        })
+    }
+
+    /// Sends "you missed N messages" and then the kept output, once the user is back.
+    pub async fn replay_backlog(&self, user: &User) -> Result<(), StoreError> {
+        let key = user.key.clone();
+        let missed = self
+            .store
+            .call(move |s| {
+                if s.has_offline(&key)? {
+                    s.offline_for(&key)
+                } else {
+                    Ok(Vec::new())
+                }
+            })
+            .await?;
+        let Some(outbox) = self.outbox(user.key.platform) else {
+            return Ok(());
+        };
+        let lang = self.lang_of(user);
+        let chat = ChatRef::private(&user.key);
+        for m in missed {
+            let id = m.instance_id;
+            let name = self
+                .store
+                .call(move |s| s.instance(id))
+                .await?
+                .map(|i| i.name)
+                .unwrap_or_default();
+            let mut summary = i18n::missed(lang, m.total(), &name);
+            if m.dropped > 0 {
+                summary = format!("{summary}\n{}", i18n::missed_dropped(lang, m.dropped));
+            }
+            outbox.send(chat.clone(), Envelope::about(id, Output::notice(summary)));
+            let mut last = 0;
+            for (entry_id, payload) in &m.entries {
+                last = *entry_id;
+                match serde_json::from_str::<Envelope>(payload) {
+                    Ok(env) => {
+                        outbox.send(chat.clone(), env);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable backlog entry skipped"),
+                }
+            }
+            let key = user.key.clone();
+            self.store
+                .call(move |s| s.ack_offline(&key, id, last))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// One sentence for a service failure, in the user's language.
+pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
+    match e {
+        ServiceError::NotAvailable(what) => i18n::not_available(lang, what),
+        ServiceError::Failed(msg) => i18n::failed(lang, msg),
+        ServiceError::NotFound(what) => i18n::failed(
+            lang,
+            &format!("{what} ({})", lang.pick("未找到", "not found")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
