@@ -56,12 +56,12 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, String> {
     let mut stack: Vec<Open> = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'&' {
-            if let Some((c, len)) = decode_entity(&src[i..]) {
-                out.push(c);
-                i += len;
-                continue;
-            }
+        if b[i] == b'&'
+            && let Some((c, len)) = decode_entity(&src[i..])
+        {
+            out.push(c);
+            i += len;
+            continue;
         }
         if b[i] != b'<' {
             let c = src[i..].chars().next().unwrap_or_default();
@@ -107,7 +107,8 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, String> {
             open.tag
         ));
     }
-    out.entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    out.entities
+        .sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
     Ok(out)
 }
 
@@ -124,7 +125,9 @@ fn open_tag(src: &str, begin: usize, i: &mut usize) -> Result<Open, String> {
     }
     let tag = src[name_begin..*i].to_ascii_lowercase();
     if !TAGS.contains(&tag.as_str()) {
-        return Err(format!("Unsupported start tag \"{tag}\" at byte offset {begin}"));
+        return Err(format!(
+            "Unsupported start tag \"{tag}\" at byte offset {begin}"
+        ));
     }
     let mut arg = String::new();
     loop {
@@ -191,7 +194,11 @@ fn open_tag(src: &str, begin: usize, i: &mut usize) -> Result<Open, String> {
             "Tag \"span\" must have class \"tg-spoiler\" at byte offset {begin}"
         ));
     }
-    Ok(Open { tag, arg, offset: 0 })
+    Ok(Open {
+        tag,
+        arg,
+        offset: 0,
+    })
 }
 
 fn attr_value(src: &str, i: &mut usize) -> Result<String, String> {
@@ -201,12 +208,12 @@ fn attr_value(src: &str, i: &mut usize) -> Result<String, String> {
         let quote = b[*i];
         *i += 1;
         while *i < b.len() && b[*i] != quote {
-            if b[*i] == b'&' {
-                if let Some((c, len)) = decode_entity(&src[*i..]) {
-                    value.push(c);
-                    *i += len;
-                    continue;
-                }
+            if b[*i] == b'&'
+                && let Some((c, len)) = decode_entity(&src[*i..])
+            {
+                value.push(c);
+                *i += len;
+                continue;
             }
             let c = src[*i..].chars().next().unwrap_or_default();
             value.push(c);
@@ -223,7 +230,9 @@ fn attr_value(src: &str, i: &mut usize) -> Result<String, String> {
         *i += 1;
     }
     if *i < b.len() && !is_space(b[*i]) && b[*i] != b'>' {
-        return Err(format!("Unexpected end of name token at byte offset {begin}"));
+        return Err(format!(
+            "Unexpected end of name token at byte offset {begin}"
+        ));
     }
     Ok(src[begin..*i].to_ascii_lowercase())
 }
@@ -245,11 +254,13 @@ fn close(out: &mut Parsed, stack: &mut [Open], open: Open) {
         "pre" => "pre",
         "code" => {
             // <pre><code class="language-x">…</code></pre> is one pre entity with a language.
-            if let Some(pre) = stack.last_mut() {
-                if pre.tag == "pre" && pre.offset == open.offset && !open.arg.is_empty() {
-                    pre.arg = open.arg;
-                    return;
-                }
+            if let Some(pre) = stack.last_mut()
+                && pre.tag == "pre"
+                && pre.offset == open.offset
+                && !open.arg.is_empty()
+            {
+                pre.arg = open.arg;
+                return;
             }
             "code"
         }
@@ -299,7 +310,8 @@ mod tests {
 
     #[test]
     fn tags_and_entities() {
-        let p = ok("<b>bold</b> &lt;x&gt; &amp; &#128512; <a href=\"https://e.x/?a=1&amp;b=2\">l</a>");
+        let p =
+            ok("<b>bold</b> &lt;x&gt; &amp; &#128512; <a href=\"https://e.x/?a=1&amp;b=2\">l</a>");
         assert_eq!(p.text, "bold <x> & 😀 l");
         assert_eq!(p.entities[0], Entity::new("bold", 0, 4));
         assert_eq!(p.entities[1].url.as_deref(), Some("https://e.x/?a=1&b=2"));
@@ -308,7 +320,9 @@ mod tests {
 
     #[test]
     fn pre_with_language_and_spoilers() {
-        let p = ok("<pre><code class=\"language-rust\">fn x() {}</code></pre><span class=\"tg-spoiler\">s</span><blockquote expandable>q</blockquote>");
+        let p = ok(
+            "<pre><code class=\"language-rust\">fn x() {}</code></pre><span class=\"tg-spoiler\">s</span><blockquote expandable>q</blockquote>",
+        );
         assert_eq!(p.entities[0].kind, "pre");
         assert_eq!(p.entities[0].language.as_deref(), Some("rust"));
         assert_eq!(p.entities[1].kind, "spoiler");
@@ -319,8 +333,14 @@ mod tests {
     fn telegram_errors() {
         let err = |s: &str| parse(s).unwrap_err();
         assert_eq!(err("a < b"), "Unsupported start tag \"\" at byte offset 2");
-        assert_eq!(err("<div>x</div>"), "Unsupported start tag \"div\" at byte offset 0");
-        assert_eq!(err("<b>x"), "Can't find end tag corresponding to start tag \"b\"");
+        assert_eq!(
+            err("<div>x</div>"),
+            "Unsupported start tag \"div\" at byte offset 0"
+        );
+        assert_eq!(
+            err("<b>x"),
+            "Can't find end tag corresponding to start tag \"b\""
+        );
         assert_eq!(err("x</b>"), "Unexpected end tag at byte offset 1");
         assert_eq!(
             err("<b><i>x</b></i>"),

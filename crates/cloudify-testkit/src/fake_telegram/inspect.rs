@@ -12,19 +12,28 @@ impl FakeTelegram {
     /// chat actions, answered callbacks.
     pub fn events(&self, chat_id: i64) -> Vec<Event> {
         let st = self.shared.lock();
-        st.chats.get(&chat_id).map(|c| c.events.clone()).unwrap_or_default()
+        st.chats
+            .get(&chat_id)
+            .map(|c| c.events.clone())
+            .unwrap_or_default()
     }
 
     /// The bot's messages in the chat as the user sees them now (after edits; deleted ones
     /// left out), oldest first.
     pub fn messages(&self, chat_id: i64) -> Vec<Message> {
-        self.all_messages(chat_id).into_iter().filter(|m| m.from_bot() && !m.is_deleted()).collect()
+        self.all_messages(chat_id)
+            .into_iter()
+            .filter(|m| m.from_bot() && !m.is_deleted())
+            .collect()
     }
 
     /// Every message of the chat, both sides, deleted ones included.
     pub fn all_messages(&self, chat_id: i64) -> Vec<Message> {
         let st = self.shared.lock();
-        st.chats.get(&chat_id).map(|c| c.messages.values().cloned().collect()).unwrap_or_default()
+        st.chats
+            .get(&chat_id)
+            .map(|c| c.messages.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn message(&self, chat_id: i64, message_id: i32) -> Option<Message> {
@@ -34,7 +43,10 @@ impl FakeTelegram {
 
     /// The texts of the bot's live messages, oldest first.
     pub fn texts(&self, chat_id: i64) -> Vec<String> {
-        self.messages(chat_id).iter().map(|m| m.text().to_owned()).collect()
+        self.messages(chat_id)
+            .iter()
+            .map(|m| m.text().to_owned())
+            .collect()
     }
 
     /// Every HTTP call, with its outcome, in arrival order.
@@ -45,7 +57,11 @@ impl FakeTelegram {
     /// Calls to one method (case-insensitive name).
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
         let st = self.shared.lock();
-        st.calls.iter().filter(|c| c.method.eq_ignore_ascii_case(method)).cloned().collect()
+        st.calls
+            .iter()
+            .filter(|c| c.method.eq_ignore_ascii_case(method))
+            .cloned()
+            .collect()
     }
 
     pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
@@ -58,10 +74,19 @@ impl FakeTelegram {
     }
 
     /// The commands for a scope (`{"type":"all_private_chats"}`, …) and language code.
-    pub fn commands_for(&self, scope: Option<serde_json::Value>, language_code: &str) -> Vec<BotCommand> {
-        let scope = scope.unwrap_or_else(|| json!({"type": "default"})).to_string();
+    pub fn commands_for(
+        &self,
+        scope: Option<serde_json::Value>,
+        language_code: &str,
+    ) -> Vec<BotCommand> {
+        let scope = scope
+            .unwrap_or_else(|| json!({"type": "default"}))
+            .to_string();
         let st = self.shared.lock();
-        st.commands.get(&(scope, language_code.to_owned())).cloned().unwrap_or_default()
+        st.commands
+            .get(&(scope, language_code.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every 429 answered (flood limits and injected ones).
@@ -80,7 +105,11 @@ impl FakeTelegram {
 
     /// Waits until `check` returns `Some`, re-checking on every change of the fake.
     /// Returns `None` on timeout.
-    pub async fn wait_until<T>(&self, timeout: Duration, mut check: impl FnMut(&Self) -> Option<T>) -> Option<T> {
+    pub async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Self) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let mut changed = self.shared.changed.subscribe();
         loop {
@@ -102,22 +131,43 @@ impl FakeTelegram {
         pred: impl Fn(&Message) -> bool,
         timeout: Duration,
     ) -> Message {
-        let found = self.wait_until(timeout, |tg| tg.messages(chat_id).into_iter().find(|m| pred(m))).await;
+        let found = self
+            .wait_until(timeout, |tg| {
+                tg.messages(chat_id).into_iter().find(|m| pred(m))
+            })
+            .await;
         found.unwrap_or_else(|| {
-            panic!("no matching bot message in chat {chat_id} after {timeout:?}; messages: {:#?}", self.texts(chat_id))
+            panic!(
+                "no matching bot message in chat {chat_id} after {timeout:?}; messages: {:#?}",
+                self.texts(chat_id)
+            )
         })
     }
 
     /// The first event in the chat matching `pred`, waiting up to `timeout`; panics on timeout.
-    pub async fn wait_for_event(&self, chat_id: i64, pred: impl Fn(&Event) -> bool, timeout: Duration) -> Event {
-        let found = self.wait_until(timeout, |tg| tg.events(chat_id).into_iter().find(|e| pred(e))).await;
+    pub async fn wait_for_event(
+        &self,
+        chat_id: i64,
+        pred: impl Fn(&Event) -> bool,
+        timeout: Duration,
+    ) -> Event {
+        let found = self
+            .wait_until(timeout, |tg| {
+                tg.events(chat_id).into_iter().find(|e| pred(e))
+            })
+            .await;
         found.unwrap_or_else(|| {
-            panic!("no matching event in chat {chat_id} after {timeout:?}; events: {:#?}", self.events(chat_id))
+            panic!(
+                "no matching event in chat {chat_id} after {timeout:?}; events: {:#?}",
+                self.events(chat_id)
+            )
         })
     }
 
     /// Waits until the bot confirmed (via the getUpdates offset) every injected update.
     pub async fn wait_updates_consumed(&self, timeout: Duration) -> bool {
-        self.wait_until(timeout, |tg| (tg.pending_updates() == 0).then_some(())).await.is_some()
+        self.wait_until(timeout, |tg| (tg.pending_updates() == 0).then_some(()))
+            .await
+            .is_some()
     }
 }

@@ -57,7 +57,12 @@ impl Limits {
 
     /// No 429s at all.
     pub fn unlimited() -> Self {
-        Self { per_chat: None, per_group: None, global: None, ..Self::telegram() }
+        Self {
+            per_chat: None,
+            per_group: None,
+            global: None,
+            ..Self::telegram()
+        }
     }
 
     fn counts(&self, kind: Counted) -> bool {
@@ -124,7 +129,10 @@ impl RateLimiter {
 
 /// How long until the window has room again, if it is full now.
 fn wait_needed(q: &mut VecDeque<Instant>, rate: Rate, now: Instant) -> Option<Duration> {
-    while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= rate.per) {
+    while q
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= rate.per)
+    {
         q.pop_front();
     }
     if q.len() < rate.max {
@@ -144,19 +152,37 @@ mod tests {
         let l = Limits::telegram();
         let t0 = Instant::now();
         assert_eq!(rl.admit(&l, 1, Counted::Send, t0), Ok(()));
-        assert_eq!(rl.admit(&l, 1, Counted::Edit, t0 + Duration::from_millis(100)), Err(1));
-        assert_eq!(rl.admit(&l, 2, Counted::Send, t0 + Duration::from_millis(100)), Ok(()));
-        assert_eq!(rl.admit(&l, 1, Counted::Send, t0 + Duration::from_millis(1000)), Ok(()));
-        assert_eq!(rl.admit(&l, 1, Counted::Delete, t0 + Duration::from_millis(1001)), Ok(()));
+        assert_eq!(
+            rl.admit(&l, 1, Counted::Edit, t0 + Duration::from_millis(100)),
+            Err(1)
+        );
+        assert_eq!(
+            rl.admit(&l, 2, Counted::Send, t0 + Duration::from_millis(100)),
+            Ok(())
+        );
+        assert_eq!(
+            rl.admit(&l, 1, Counted::Send, t0 + Duration::from_millis(1000)),
+            Ok(())
+        );
+        assert_eq!(
+            rl.admit(&l, 1, Counted::Delete, t0 + Duration::from_millis(1001)),
+            Ok(())
+        );
     }
 
     #[test]
     fn group_minute_window() {
         let mut rl = RateLimiter::default();
-        let l = Limits { per_chat: None, ..Limits::telegram() };
+        let l = Limits {
+            per_chat: None,
+            ..Limits::telegram()
+        };
         let t0 = Instant::now();
         for i in 0..20 {
-            assert_eq!(rl.admit(&l, -5, Counted::Send, t0 + Duration::from_millis(100 * i)), Ok(()));
+            assert_eq!(
+                rl.admit(&l, -5, Counted::Send, t0 + Duration::from_millis(100 * i)),
+                Ok(())
+            );
         }
         let r = rl.admit(&l, -5, Counted::Send, t0 + Duration::from_secs(30));
         assert_eq!(r, Err(30));

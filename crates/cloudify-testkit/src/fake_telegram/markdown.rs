@@ -99,7 +99,11 @@ pub(crate) fn parse_v2(src: &str) -> Result<Parsed, String> {
         };
         if closes {
             let open = stack.pop().unwrap_or_else(|| unreachable!());
-            i += if matches!(open.kind, Kind::Underline | Kind::Spoiler) { 2 } else { 1 };
+            i += if matches!(open.kind, Kind::Underline | Kind::Spoiler) {
+                2
+            } else {
+                1
+            };
             let url = if matches!(open.kind, Kind::TextUrl | Kind::Emoji) {
                 Some(link_url(src, &mut i)?)
             } else {
@@ -109,12 +113,14 @@ pub(crate) fn parse_v2(src: &str) -> Result<Parsed, String> {
             continue;
         }
         // `||` closing the last line of an expandable quote.
-        if quote.is_some() && c == b'|' && next == Some(b'|') {
-            if matches!(b.get(i + 2), None | Some(b'\n')) {
-                quote = quote.map(|(start, _)| (start, true));
-                i += 2;
-                continue;
-            }
+        if quote.is_some()
+            && c == b'|'
+            && next == Some(b'|')
+            && matches!(b.get(i + 2), None | Some(b'\n'))
+        {
+            quote = quote.map(|(start, _)| (start, true));
+            i += 2;
+            continue;
         }
         let (kind, len) = match c {
             b'_' if next == Some(b'_') => (Kind::Underline, 2),
@@ -135,8 +141,17 @@ pub(crate) fn parse_v2(src: &str) -> Result<Parsed, String> {
         };
         let begin = i;
         i += len;
-        let arg = if kind == Kind::Pre { pre_language(src, &mut i) } else { String::new() };
-        stack.push(Open { kind, offset: out.utf16_len(), begin, arg });
+        let arg = if kind == Kind::Pre {
+            pre_language(src, &mut i)
+        } else {
+            String::new()
+        };
+        stack.push(Open {
+            kind,
+            offset: out.utf16_len(),
+            begin,
+            arg,
+        });
     }
     if let Some(open) = stack.last() {
         return Err(unclosed(open.begin));
@@ -145,13 +160,18 @@ pub(crate) fn parse_v2(src: &str) -> Result<Parsed, String> {
         let end = out.utf16_len();
         end_quote(&mut out, start, end, expandable);
     }
-    out.entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    out.entities
+        .sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
     Ok(out)
 }
 
 fn end_quote(out: &mut Parsed, start: usize, end: usize, expandable: bool) {
     if end > start {
-        let kind = if expandable { "expandable_blockquote" } else { "blockquote" };
+        let kind = if expandable {
+            "expandable_blockquote"
+        } else {
+            "blockquote"
+        };
         out.entities.push(Entity::new(kind, start, end - start));
     }
 }
@@ -259,7 +279,11 @@ pub(crate) fn parse_v1(src: &str) -> Result<Parsed, String> {
             _ => ("code", "`"),
         };
         i += end.len();
-        let lang = if kind == "pre" { pre_language(src, &mut i) } else { String::new() };
+        let lang = if kind == "pre" {
+            pre_language(src, &mut i)
+        } else {
+            String::new()
+        };
         let offset = out.utf16_len();
         while !src[i..].starts_with(end) {
             if i >= b.len() {
@@ -289,7 +313,10 @@ pub(crate) fn parse_v1(src: &str) -> Result<Parsed, String> {
 
 fn link_url_v1(src: &str, i: &mut usize) -> String {
     let rest = &src[*i..];
-    match rest.strip_prefix('(').and_then(|r| r.find(')').map(|end| &r[..end])) {
+    match rest
+        .strip_prefix('(')
+        .and_then(|r| r.find(')').map(|end| &r[..end]))
+    {
         Some(url) => {
             *i += url.len() + 2;
             url.to_owned()
@@ -309,7 +336,15 @@ mod tests {
         let kinds: Vec<_> = p.entities.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(
             kinds,
-            ["bold", "italic", "underline", "strikethrough", "spoiler", "code", "text_link"]
+            [
+                "bold",
+                "italic",
+                "underline",
+                "strikethrough",
+                "spoiler",
+                "code",
+                "text_link"
+            ]
         );
         assert_eq!(p.entities[6].url.as_deref(), Some("https://e.x/a)"));
     }

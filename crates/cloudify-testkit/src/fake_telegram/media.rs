@@ -20,7 +20,11 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<ImageInfo> {
     let be16 = |at: usize| Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
     if bytes.starts_with(PNG) && bytes.get(12..16) == Some(b"IHDR") {
         let (width, height) = (be32(16)?, be32(20)?);
-        return Some(ImageInfo { format: "png", width, height });
+        return Some(ImageInfo {
+            format: "png",
+            width,
+            height,
+        });
     }
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
@@ -46,7 +50,11 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<ImageInfo> {
         if is_frame {
             let height = u32::from(be16(at + 5)?);
             let width = u32::from(be16(at + 7)?);
-            return Some(ImageInfo { format: "jpeg", width, height });
+            return Some(ImageInfo {
+                format: "jpeg",
+                width,
+                height,
+            });
         }
         at += 2 + len;
     }
@@ -112,7 +120,10 @@ mod tests {
         assert!(check_photo(&png_header(5001, 5000)).is_err());
         assert!(check_photo(&png_header(2100, 100)).is_err());
         assert!(check_photo(&png_header(2000, 100)).is_ok());
-        assert_eq!(check_photo(b"nope").unwrap_err().description, "Bad Request: IMAGE_PROCESS_FAILED");
+        assert_eq!(
+            check_photo(b"nope").unwrap_err().description,
+            "Bad Request: IMAGE_PROCESS_FAILED"
+        );
     }
 
     #[test]

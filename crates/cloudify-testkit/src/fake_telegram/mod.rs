@@ -98,8 +98,17 @@ impl FakeTelegram {
     }
 
     pub async fn start_with(config: Config) -> Self {
-        let bot_id = config.token.split(':').next().and_then(|id| id.parse().ok()).unwrap_or(7_000_000_001);
-        let bot = BotInfo { id: bot_id, first_name: config.bot_first_name, username: config.bot_username };
+        let bot_id = config
+            .token
+            .split(':')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(7_000_000_001);
+        let bot = BotInfo {
+            id: bot_id,
+            first_name: config.bot_first_name,
+            username: config.bot_username,
+        };
         let (outage, outage_rx) = watch::channel(Outage::Up);
         let shared = Arc::new(Shared {
             token: config.token,
@@ -107,14 +116,23 @@ impl FakeTelegram {
             changed: watch::channel(0).0,
             outage,
         });
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Bot API");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Bot API");
         let addr = listener.local_addr().expect("bound address");
-        let gate = Gate { listener, outage: outage_rx };
+        let gate = Gate {
+            listener,
+            outage: outage_rx,
+        };
         let app = server::router(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(gate, app).await;
         });
-        Self { shared, addr, _server: Arc::new(ServerTask(task)) }
+        Self {
+            shared,
+            addr,
+            _server: Arc::new(ServerTask(task)),
+        }
     }
 
     /// The base URL for `Bot::set_api_url` (or `TELEGRAM_API_URL`).
@@ -169,7 +187,12 @@ impl FakeTelegram {
     }
 
     /// The user sends a PNG or JPEG; the bot can getFile and download it.
-    pub fn user_sends_photo(&self, user: &User, image: impl Into<Bytes>, caption: Option<&str>) -> Injected {
+    pub fn user_sends_photo(
+        &self,
+        user: &User,
+        image: impl Into<Bytes>,
+        caption: Option<&str>,
+    ) -> Injected {
         let bytes = image.into();
         self.with_notify(|st| st.inject_photo(user, bytes, caption))
     }
@@ -195,14 +218,26 @@ impl FakeTelegram {
     pub fn user_presses_button(&self, user: &User, chat_id: i64, callback_data: &str) -> String {
         let message_id = self.shared.lock().find_button(chat_id, callback_data);
         let Some(message_id) = message_id else {
-            panic!("no live bot message in chat {chat_id} has a button {callback_data:?}; messages: {:#?}", self.messages(chat_id));
+            panic!(
+                "no live bot message in chat {chat_id} has a button {callback_data:?}; messages: {:#?}",
+                self.messages(chat_id)
+            );
         };
         self.press_button_on(user, chat_id, message_id, callback_data)
     }
 
     /// Presses a button on a given message (Telegram would accept any data a client sends).
-    pub fn press_button_on(&self, user: &User, chat_id: i64, message_id: i32, callback_data: &str) -> String {
-        assert!(self.message(chat_id, message_id).is_some(), "message {chat_id}/{message_id} does not exist");
+    pub fn press_button_on(
+        &self,
+        user: &User,
+        chat_id: i64,
+        message_id: i32,
+        callback_data: &str,
+    ) -> String {
+        assert!(
+            self.message(chat_id, message_id).is_some(),
+            "message {chat_id}/{message_id} does not exist"
+        );
         self.with_notify(|st| st.inject_press(user, chat_id, message_id, callback_data))
     }
 
@@ -236,7 +271,10 @@ impl FakeTelegram {
     /// The next `n` calls other than getUpdates answer `status` (JSON error; 429 carries
     /// `retry_after: 1`; 502 is nginx's HTML page). teloxide waits 10 s after any 5xx.
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.shared.lock().fail_next.extend(std::iter::repeat_n(status, n));
+        self.shared
+            .lock()
+            .fail_next
+            .extend(std::iter::repeat_n(status, n));
     }
 
     /// The user blocked (or unblocked) the bot: calls to their chat get 403.

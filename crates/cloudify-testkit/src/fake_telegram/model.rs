@@ -56,7 +56,11 @@ pub struct Group {
 impl Group {
     pub fn new(id: i64, title: &str) -> Self {
         assert!(id < 0, "Telegram group ids are negative");
-        Self { id, title: title.to_owned(), supergroup: false }
+        Self {
+            id,
+            title: title.to_owned(),
+            supergroup: false,
+        }
     }
 
     pub fn supergroup(mut self) -> Self {
@@ -123,7 +127,12 @@ pub struct FormattedText {
 
 impl FormattedText {
     pub(crate) fn plain(text: &str) -> Self {
-        Self { raw: text.to_owned(), parse_mode: None, text: text.to_owned(), entities: vec![] }
+        Self {
+            raw: text.to_owned(),
+            parse_mode: None,
+            text: text.to_owned(),
+            entities: vec![],
+        }
     }
 }
 
@@ -196,21 +205,33 @@ impl Message {
 
     /// The visible text, or the caption of a media message, or "".
     pub fn text(&self) -> &str {
-        self.text.as_ref().or(self.caption.as_ref()).map_or("", |t| t.text.as_str())
+        self.text
+            .as_ref()
+            .or(self.caption.as_ref())
+            .map_or("", |t| t.text.as_str())
     }
 
     /// The text or caption as the bot sent it (markup included).
     pub fn raw(&self) -> &str {
-        self.text.as_ref().or(self.caption.as_ref()).map_or("", |t| t.raw.as_str())
+        self.text
+            .as_ref()
+            .or(self.caption.as_ref())
+            .map_or("", |t| t.raw.as_str())
     }
 
     pub fn entities(&self) -> &[Entity] {
-        self.text.as_ref().or(self.caption.as_ref()).map_or(&[], |t| t.entities.as_slice())
+        self.text
+            .as_ref()
+            .or(self.caption.as_ref())
+            .map_or(&[], |t| t.entities.as_slice())
     }
 
     /// Inline keyboard buttons, row by row flattened: (label, callback_data or url).
     pub fn buttons(&self) -> Vec<(String, String)> {
-        let rows = self.reply_markup.as_ref().and_then(|m| m.get("inline_keyboard"));
+        let rows = self
+            .reply_markup
+            .as_ref()
+            .and_then(|m| m.get("inline_keyboard"));
         let buttons = rows.and_then(Value::as_array).into_iter().flatten();
         buttons
             .filter_map(Value::as_array)
@@ -239,11 +260,23 @@ pub enum Event {
     UserMessage(Message),
     /// The bot sent a message (snapshot at send time).
     Sent(Message),
-    Edited { message_id: i32, edit: Edit },
-    Deleted { message_id: i32, at: Instant },
+    Edited {
+        message_id: i32,
+        edit: Edit,
+    },
+    Deleted {
+        message_id: i32,
+        at: Instant,
+    },
     /// An album: every item is also in the chat's messages.
-    MediaGroup { messages: Vec<Message>, at: Instant },
-    ChatAction { action: String, at: Instant },
+    MediaGroup {
+        messages: Vec<Message>,
+        at: Instant,
+    },
+    ChatAction {
+        action: String,
+        at: Instant,
+    },
     CallbackAnswered(CallbackAnswer),
 }
 

@@ -35,11 +35,19 @@ pub(crate) const METHODS: &[&str] = &[
 ];
 
 pub(crate) fn canonical(method: &str) -> Option<&'static str> {
-    METHODS.iter().copied().find(|m| m.eq_ignore_ascii_case(method))
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// Every method but getUpdates (which waits, see `updates`).
-pub(crate) fn call(st: &mut State, method: &'static str, p: &Params, now: Instant) -> Result<Value, ApiError> {
+pub(crate) fn call(
+    st: &mut State,
+    method: &'static str,
+    p: &Params,
+    now: Instant,
+) -> Result<Value, ApiError> {
     match method {
         "getMe" => {
             let mut me = st.bot_json();
@@ -88,14 +96,18 @@ fn message_id(p: &Params) -> Result<i32, ApiError> {
     if p.str("inline_message_id").is_some() {
         return Err(ApiError::bad("MESSAGE_ID_INVALID")); // the fake has no inline messages
     }
-    let id = p.int("message_id").ok_or_else(|| ApiError::bad("message identifier is not specified"))?;
+    let id = p
+        .int("message_id")
+        .ok_or_else(|| ApiError::bad("message identifier is not specified"))?;
     Ok(i32::try_from(id).unwrap_or(0))
 }
 
 fn edit(st: &mut State, method: &'static str, p: &Params, now: Instant) -> Result<Value, ApiError> {
     let chat_id = target(st, p)?;
     let message_id = message_id(p)?;
-    let current = st.live_message(chat_id, message_id).ok_or_else(|| ApiError::bad("message to edit not found"))?;
+    let current = st
+        .live_message(chat_id, message_id)
+        .ok_or_else(|| ApiError::bad("message to edit not found"))?;
     if !current.from_bot() {
         return Err(ApiError::bad("message can't be edited"));
     }
@@ -138,7 +150,12 @@ fn edit(st: &mut State, method: &'static str, p: &Params, now: Instant) -> Resul
         ));
     }
     admit(st, chat_id, method, Counted::Edit, now)?;
-    let edit = Edit { at: now, method, text: new_text.clone(), reply_markup: markup.clone() };
+    let edit = Edit {
+        at: now,
+        method,
+        text: new_text.clone(),
+        reply_markup: markup.clone(),
+    };
     let chat = st.chats.get_mut(&chat_id).expect("target checked the chat");
     let m = chat.messages.get_mut(&message_id).expect("checked above");
     match (method, new_text) {
@@ -164,14 +181,22 @@ fn delete(st: &mut State, p: &Params, now: Instant) -> Result<Value, ApiError> {
     if let Some(m) = chat.messages.get_mut(&message_id) {
         m.deleted_at = Some(now);
     }
-    chat.events.push(Event::Deleted { message_id, at: now });
+    chat.events.push(Event::Deleted {
+        message_id,
+        at: now,
+    });
     Ok(Value::Bool(true))
 }
 
 fn answer_callback(st: &mut State, p: &Params, now: Instant) -> Result<Value, ApiError> {
     let id = p.str("callback_query_id").unwrap_or_default();
-    let invalid = || ApiError::bad("query is too old and response timeout expired or query ID is invalid");
-    let pending = st.callbacks.get_mut(&id).filter(|c| !c.answered).ok_or_else(invalid)?;
+    let invalid =
+        || ApiError::bad("query is too old and response timeout expired or query ID is invalid");
+    let pending = st
+        .callbacks
+        .get_mut(&id)
+        .filter(|c| !c.answered)
+        .ok_or_else(invalid)?;
     let text = p.str("text").filter(|t| !t.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
         return Err(ApiError::bad("MESSAGE_TOO_LONG"));
@@ -195,19 +220,31 @@ fn answer_callback(st: &mut State, p: &Params, now: Instant) -> Result<Value, Ap
 }
 
 fn commands_key(p: &Params) -> Result<(String, String), ApiError> {
-    let scope = p.json("scope")?.unwrap_or_else(|| json!({"type": "default"}));
-    Ok((scope.to_string(), p.str("language_code").unwrap_or_default()))
+    let scope = p
+        .json("scope")?
+        .unwrap_or_else(|| json!({"type": "default"}));
+    Ok((
+        scope.to_string(),
+        p.str("language_code").unwrap_or_default(),
+    ))
 }
 
 fn set_commands(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let list = p.json("commands")?.unwrap_or(Value::Array(vec![]));
-    let list = list.as_array().ok_or_else(|| ApiError::bad("can't parse commands JSON object"))?;
+    let list = list
+        .as_array()
+        .ok_or_else(|| ApiError::bad("can't parse commands JSON object"))?;
     if list.len() > 100 {
         return Err(ApiError::bad("BOT_COMMANDS_TOO_MUCH"));
     }
     let mut commands = Vec::new();
     for c in list {
-        let field = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let field = |k: &str| {
+            c.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (command, description) = (field("command"), field("description"));
         let valid = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_';
         if command.is_empty() || command.len() > 32 || !command.chars().all(valid) {
@@ -216,7 +253,10 @@ fn set_commands(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         if description.trim().is_empty() || description.chars().count() > 256 {
             return Err(ApiError::bad("BOT_COMMAND_DESCRIPTION_INVALID"));
         }
-        commands.push(BotCommand { command, description });
+        commands.push(BotCommand {
+            command,
+            description,
+        });
     }
     let key = commands_key(p)?;
     st.commands.insert(key, commands);
@@ -226,15 +266,22 @@ fn set_commands(st: &mut State, p: &Params) -> Result<Value, ApiError> {
 fn get_commands(st: &State, p: &Params) -> Result<Value, ApiError> {
     let key = commands_key(p)?;
     let list = st.commands.get(&key).into_iter().flatten();
-    Ok(list.map(|c| json!({"command": c.command, "description": c.description})).collect())
+    Ok(list
+        .map(|c| json!({"command": c.command, "description": c.description}))
+        .collect())
 }
 
 fn get_file(st: &State, p: &Params) -> Result<Value, ApiError> {
     let file_id = p.str("file_id").unwrap_or_default();
-    let file = st.files.get(&file_id).ok_or_else(|| ApiError::bad("invalid file_id"))?;
+    let file = st
+        .files
+        .get(&file_id)
+        .ok_or_else(|| ApiError::bad("invalid file_id"))?;
     if file.bytes.len() > MAX_DOWNLOAD_BYTES {
         return Err(ApiError::bad("file is too big"));
     }
-    Ok(json!({"file_id": file_id, "file_unique_id": file.file_unique_id,
-              "file_size": file.bytes.len(), "file_path": file.path}))
+    Ok(
+        json!({"file_id": file_id, "file_unique_id": file.file_unique_id,
+              "file_size": file.bytes.len(), "file_path": file.path}),
+    )
 }

@@ -19,7 +19,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: u16, description: &str) -> Self {
-        Self { status, description: description.to_owned(), retry_after: None }
+        Self {
+            status,
+            description: description.to_owned(),
+            retry_after: None,
+        }
     }
 
     /// 400 "Bad Request: {what}".
@@ -36,7 +40,8 @@ impl ApiError {
     }
 
     pub(crate) fn body(&self) -> Value {
-        let mut v = json!({"ok": false, "error_code": self.status, "description": self.description});
+        let mut v =
+            json!({"ok": false, "error_code": self.status, "description": self.description});
         if let Some(n) = self.retry_after {
             v["parameters"] = json!({ "retry_after": n });
         }
@@ -82,13 +87,27 @@ impl Params {
             let mut multipart = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| ApiError::bad(&format!("can't parse multipart: {e}")))?;
-            while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::bad(&e.to_string()))? {
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad(&e.to_string()))?
+            {
                 let name = field.name().unwrap_or_default().to_owned();
                 let file_name = field.file_name().map(str::to_owned);
                 let content_type = field.content_type().map(str::to_owned);
-                let bytes = field.bytes().await.map_err(|e| ApiError::bad(&e.to_string()))?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::bad(&e.to_string()))?;
                 if file_name.is_some() {
-                    params.files.insert(name, Upload { file_name, content_type, bytes });
+                    params.files.insert(
+                        name,
+                        Upload {
+                            file_name,
+                            content_type,
+                            bytes,
+                        },
+                    );
                 } else {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     params.fields.insert(name, Value::String(text));
@@ -175,7 +194,10 @@ impl Params {
     pub(crate) fn summary(&self) -> Value {
         let mut map = self.fields.clone();
         for (name, f) in &self.files {
-            map.insert(name.clone(), json!({"file_name": f.file_name, "size": f.bytes.len()}));
+            map.insert(
+                name.clone(),
+                json!({"file_name": f.file_name, "size": f.bytes.len()}),
+            );
         }
         Value::Object(map)
     }

@@ -18,7 +18,10 @@ pub(crate) fn target(st: &State, p: &Params) -> Result<i64, ApiError> {
         return Err(ApiError::bad("chat_id is empty"));
     };
     let chat_id: i64 = raw.parse().map_err(|_| ApiError::bad("chat not found"))?;
-    let chat = st.chats.get(&chat_id).ok_or_else(|| ApiError::bad("chat not found"))?;
+    let chat = st
+        .chats
+        .get(&chat_id)
+        .ok_or_else(|| ApiError::bad("chat not found"))?;
     if matches!(chat.kind, ChatKind::Private(_)) && st.blocked.contains(&chat_id) {
         return Err(ApiError::new(403, "Forbidden: bot was blocked by the user"));
     }
@@ -34,20 +37,35 @@ pub(crate) fn admit(
     now: Instant,
 ) -> Result<(), ApiError> {
     let limits = st.limits.clone();
-    st.limiter.admit(&limits, chat_id, kind, now).map_err(|retry_after| {
-        st.rate_limited.push(RateLimited { at: now, method: method.to_owned(), chat_id, retry_after });
-        ApiError::too_many(retry_after)
-    })
+    st.limiter
+        .admit(&limits, chat_id, kind, now)
+        .map_err(|retry_after| {
+            st.rate_limited.push(RateLimited {
+                at: now,
+                method: method.to_owned(),
+                chat_id,
+                retry_after,
+            });
+            ApiError::too_many(retry_after)
+        })
 }
 
 /// `reply_markup`, checked like Telegram; only inline keyboards are kept on the message.
 pub(crate) fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
-    let Some(markup) = p.json("reply_markup")? else { return Ok(None) };
-    let Some(rows) = markup.get("inline_keyboard") else { return Ok(None) };
-    let rows = rows.as_array().ok_or_else(|| ApiError::bad("can't parse reply keyboard markup JSON object"))?;
+    let Some(markup) = p.json("reply_markup")? else {
+        return Ok(None);
+    };
+    let Some(rows) = markup.get("inline_keyboard") else {
+        return Ok(None);
+    };
+    let rows = rows
+        .as_array()
+        .ok_or_else(|| ApiError::bad("can't parse reply keyboard markup JSON object"))?;
     for button in rows.iter().flat_map(|r| r.as_array().into_iter().flatten()) {
         if !button.get("text").is_some_and(Value::is_string) {
-            return Err(ApiError::bad("can't parse inline keyboard button: Text must be a String"));
+            return Err(ApiError::bad(
+                "can't parse inline keyboard button: Text must be a String",
+            ));
         }
         if let Some(data) = button.get("callback_data") {
             let len = data.as_str().map_or(0, str::len);
@@ -60,9 +78,16 @@ pub(crate) fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
             if !schemes.iter().any(|s| url.starts_with(s)) || url.len() <= 8 {
                 return Err(ApiError::bad("BUTTON_URL_INVALID"));
             }
-        } else if ["login_url", "switch_inline_query", "switch_inline_query_current_chat", "copy_text", "web_app", "pay"]
-            .iter()
-            .all(|k| button.get(*k).is_none())
+        } else if [
+            "login_url",
+            "switch_inline_query",
+            "switch_inline_query_current_chat",
+            "copy_text",
+            "web_app",
+            "pay",
+        ]
+        .iter()
+        .all(|k| button.get(*k).is_none())
         {
             return Err(ApiError::bad(
                 "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
@@ -74,9 +99,15 @@ pub(crate) fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
 
 fn reply_to(st: &State, chat_id: i64, p: &Params) -> Result<Option<i32>, ApiError> {
     let params = p.json("reply_parameters")?;
-    let id = params.as_ref().and_then(|r| r.get("message_id")?.as_i64()).or_else(|| p.int("reply_to_message_id"));
+    let id = params
+        .as_ref()
+        .and_then(|r| r.get("message_id")?.as_i64())
+        .or_else(|| p.int("reply_to_message_id"));
     let Some(id) = id else { return Ok(None) };
-    let allow = params.as_ref().and_then(|r| r.get("allow_sending_without_reply")?.as_bool()).unwrap_or(false)
+    let allow = params
+        .as_ref()
+        .and_then(|r| r.get("allow_sending_without_reply")?.as_bool())
+        .unwrap_or(false)
         || p.flag("allow_sending_without_reply");
     let id = i32::try_from(id).unwrap_or(0);
     match st.live_message(chat_id, id) {
@@ -86,7 +117,11 @@ fn reply_to(st: &State, chat_id: i64, p: &Params) -> Result<Option<i32>, ApiErro
     }
 }
 
-pub(crate) fn formatted(p: &Params, key: &str, entities_key: &str) -> Result<FormattedText, ApiError> {
+pub(crate) fn formatted(
+    p: &Params,
+    key: &str,
+    entities_key: &str,
+) -> Result<FormattedText, ApiError> {
     let raw = p.str(key).unwrap_or_default();
     let parse_mode = p.str("parse_mode");
     let entities = p.json(entities_key)?;
@@ -130,7 +165,9 @@ pub(crate) fn send_message(st: &mut State, p: &Params, now: Instant) -> Result<V
 fn file_bytes(st: &State, file: Option<InputFile>, what: &str) -> Result<Upload, ApiError> {
     match file {
         None => Err(ApiError::bad(&format!("there is no {what} in the request"))),
-        Some(InputFile::Upload(u)) if u.bytes.is_empty() => Err(ApiError::bad("file must be non-empty")),
+        Some(InputFile::Upload(u)) if u.bytes.is_empty() => {
+            Err(ApiError::bad("file must be non-empty"))
+        }
         Some(InputFile::Upload(u)) if u.bytes.len() > MAX_UPLOAD_BYTES => {
             Err(ApiError::new(413, "Request Entity Too Large"))
         }
@@ -141,12 +178,21 @@ fn file_bytes(st: &State, file: Option<InputFile>, what: &str) -> Result<Upload,
         Some(InputFile::Id(id)) => st
             .files
             .get(&id)
-            .map(|f| Upload { file_name: None, content_type: None, bytes: f.bytes.clone() })
+            .map(|f| Upload {
+                file_name: None,
+                content_type: None,
+                bytes: f.bytes.clone(),
+            })
             .ok_or_else(|| ApiError::bad("wrong file identifier/HTTP URL specified")),
     }
 }
 
-fn photo_message(st: &mut State, chat_id: i64, bytes: Bytes, now: Instant) -> Result<Message, ApiError> {
+fn photo_message(
+    st: &mut State,
+    chat_id: i64,
+    bytes: Bytes,
+    now: Instant,
+) -> Result<Message, ApiError> {
     let info = media::check_photo(&bytes)?;
     let mut m = st.new_message(chat_id, None, now);
     m.photo = Some(st.make_photo(bytes, info));
@@ -155,10 +201,23 @@ fn photo_message(st: &mut State, chat_id: i64, bytes: Bytes, now: Instant) -> Re
 
 pub(crate) fn document(st: &mut State, upload: Upload) -> Document {
     let file_name = upload.file_name.filter(|n| !n.is_empty());
-    let ext = file_name.as_deref().and_then(|n| n.rsplit_once('.')).map_or("dat", |(_, e)| e).to_owned();
-    let mime_type = upload.content_type.filter(|c| c != "application/octet-stream").or_else(|| mime_for(&ext));
+    let ext = file_name
+        .as_deref()
+        .and_then(|n| n.rsplit_once('.'))
+        .map_or("dat", |(_, e)| e)
+        .to_owned();
+    let mime_type = upload
+        .content_type
+        .filter(|c| c != "application/octet-stream")
+        .or_else(|| mime_for(&ext));
     let (file_id, file_unique_id) = st.store_file(upload.bytes.clone(), "documents", &ext);
-    Document { file_id, file_unique_id, file_name, mime_type, bytes: upload.bytes }
+    Document {
+        file_id,
+        file_unique_id,
+        file_name,
+        mime_type,
+        bytes: upload.bytes,
+    }
 }
 
 fn mime_for(ext: &str) -> Option<String> {
@@ -206,12 +265,18 @@ pub(crate) fn send_document(st: &mut State, p: &Params, now: Instant) -> Result<
     Ok(sent(st, m))
 }
 
-pub(crate) fn send_media_group(st: &mut State, p: &Params, now: Instant) -> Result<Value, ApiError> {
+pub(crate) fn send_media_group(
+    st: &mut State,
+    p: &Params,
+    now: Instant,
+) -> Result<Value, ApiError> {
     let chat_id = target(st, p)?;
     let Some(media) = p.json("media")? else {
         return Err(ApiError::bad("parameter \"media\" is required"));
     };
-    let items = media.as_array().ok_or_else(|| ApiError::bad("expected an Array of InputMedia"))?;
+    let items = media
+        .as_array()
+        .ok_or_else(|| ApiError::bad("expected an Array of InputMedia"))?;
     if items.len() > 10 {
         return Err(ApiError::bad("Too much messages to send as an album"));
     }
@@ -221,11 +286,20 @@ pub(crate) fn send_media_group(st: &mut State, p: &Params, now: Instant) -> Resu
     // Validate every item before anything is stored: an album is all or nothing.
     let mut prepared = Vec::new();
     for item in items {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if kind != "photo" && kind != "document" {
-            return Err(ApiError::bad(&format!("can't parse InputMedia: type \"{kind}\" is not supported by the fake")));
+            return Err(ApiError::bad(&format!(
+                "can't parse InputMedia: type \"{kind}\" is not supported by the fake"
+            )));
         }
-        let value = item.get("media").and_then(Value::as_str).unwrap_or_default();
+        let value = item
+            .get("media")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let file = p.resolve(value).filter(|_| !value.is_empty());
         let upload = match file {
             Some(f) => file_bytes(st, Some(f), &kind)?,
@@ -234,7 +308,10 @@ pub(crate) fn send_media_group(st: &mut State, p: &Params, now: Instant) -> Resu
         if kind == "photo" {
             media::check_photo(&upload.bytes)?;
         }
-        let raw = item.get("caption").and_then(Value::as_str).unwrap_or_default();
+        let raw = item
+            .get("caption")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mode = item.get("parse_mode").and_then(Value::as_str);
         let caption = text::format(raw, mode, item.get("caption_entities"))?;
         if text::length(&caption) > MAX_CAPTION {
@@ -244,7 +321,9 @@ pub(crate) fn send_media_group(st: &mut State, p: &Params, now: Instant) -> Resu
     }
     let kinds: Vec<&str> = prepared.iter().map(|(k, ..)| k.as_str()).collect();
     if kinds.contains(&"document") && kinds.contains(&"photo") {
-        return Err(ApiError::bad("document can't be mixed with other media types"));
+        return Err(ApiError::bad(
+            "document can't be mixed with other media types",
+        ));
     }
     let reply = reply_to(st, chat_id, p)?;
     admit(st, chat_id, "sendMediaGroup", Counted::Media, now)?;
@@ -286,7 +365,11 @@ const CHAT_ACTIONS: &[&str] = &[
     "upload_video_note",
 ];
 
-pub(crate) fn send_chat_action(st: &mut State, p: &Params, now: Instant) -> Result<Value, ApiError> {
+pub(crate) fn send_chat_action(
+    st: &mut State,
+    p: &Params,
+    now: Instant,
+) -> Result<Value, ApiError> {
     let chat_id = target(st, p)?;
     let action = p.str("action").unwrap_or_default();
     if !CHAT_ACTIONS.contains(&action.as_str()) {

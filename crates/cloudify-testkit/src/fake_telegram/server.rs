@@ -34,7 +34,9 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock must not hide the real failure.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn notify(&self) {
@@ -75,7 +77,10 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
     if let Some(rest) = path.strip_prefix("/file/bot") {
         return download(&shared, rest, down);
     }
-    let Some((token, method)) = path.strip_prefix("/bot").map(|r| r.split_once('/').unwrap_or((r, ""))) else {
+    let Some((token, method)) = path
+        .strip_prefix("/bot")
+        .map(|r| r.split_once('/').unwrap_or((r, "")))
+    else {
         return respond(Err(ApiError::new(404, "Not Found")));
     };
     let method_name = ops::canonical(method);
@@ -99,7 +104,12 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
     respond(result)
 }
 
-async fn run(shared: &Shared, method: &'static str, p: &Params, now: Instant) -> Result<Value, ApiError> {
+async fn run(
+    shared: &Shared,
+    method: &'static str,
+    p: &Params,
+    now: Instant,
+) -> Result<Value, ApiError> {
     if method != "getUpdates" {
         let injected = shared.lock().fail_next.pop_front();
         if let Some(status) = injected {
@@ -116,14 +126,27 @@ fn injected_failure(shared: &Shared, status: u16, p: &Params, now: Instant) -> A
     if status == 429 {
         let chat_id = p.chat_id().unwrap_or_default();
         let method = "injected".to_owned();
-        shared.lock().rate_limited.push(RateLimited { at: now, method, chat_id, retry_after: 1 });
+        shared.lock().rate_limited.push(RateLimited {
+            at: now,
+            method,
+            chat_id,
+            retry_after: 1,
+        });
         return ApiError::too_many(1);
     }
-    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason());
     ApiError::new(status, reason.unwrap_or("Internal Server Error"))
 }
 
-fn record(shared: &Shared, method: &str, p: Option<&Params>, at: Instant, result: &Result<Value, ApiError>) {
+fn record(
+    shared: &Shared,
+    method: &str,
+    p: Option<&Params>,
+    at: Instant,
+    result: &Result<Value, ApiError>,
+) {
     let call = Call {
         at,
         method: method.to_owned(),
@@ -146,11 +169,35 @@ fn download(shared: &Shared, rest: &str, down: bool) -> Response {
     if token != shared.token {
         return respond(Err(ApiError::new(401, "Unauthorized")));
     }
+    let path = percent_decode(path);
     let st = shared.lock();
     match st.files.values().find(|f| f.path == path) {
         Some(f) => (StatusCode::OK, f.bytes.clone()).into_response(),
         None => respond(Err(ApiError::new(404, "Not Found"))),
     }
+}
+
+/// teloxide sends the file path as one URL segment (`photos%2Ffile_2.png`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = s
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Accepts connections, but drops them at once while the outage is `Refuse`.
@@ -173,7 +220,13 @@ impl Listener for Gate {
                 drop(stream);
                 continue;
             }
-            return (GatedStream { inner: stream, outage: self.outage.clone() }, addr);
+            return (
+                GatedStream {
+                    inner: stream,
+                    outage: self.outage.clone(),
+                },
+                addr,
+            );
         }
     }
 
@@ -200,7 +253,11 @@ fn reset() -> io::Error {
 }
 
 impl AsyncRead for GatedStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.refused() {
             return Poll::Ready(Err(reset()));
         }
@@ -209,7 +266,11 @@ impl AsyncRead for GatedStream {
 }
 
 impl AsyncWrite for GatedStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.refused() {
             return Poll::Ready(Err(reset()));
         }

@@ -73,7 +73,9 @@ pub(crate) struct State {
 }
 
 pub(crate) fn unix_now() -> i64 {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
@@ -106,12 +108,18 @@ impl State {
     }
 
     pub(crate) fn ensure_private(&mut self, user: &User) {
-        let chat = self.chats.entry(user.id).or_insert_with(|| new_chat(ChatKind::Private(user.clone())));
+        let chat = self
+            .chats
+            .entry(user.id)
+            .or_insert_with(|| new_chat(ChatKind::Private(user.clone())));
         chat.kind = ChatKind::Private(user.clone());
     }
 
     pub(crate) fn ensure_group(&mut self, group: &Group) {
-        let chat = self.chats.entry(group.id).or_insert_with(|| new_chat(ChatKind::Group(group.clone())));
+        let chat = self
+            .chats
+            .entry(group.id)
+            .or_insert_with(|| new_chat(ChatKind::Group(group.clone())));
         chat.kind = ChatKind::Group(group.clone());
     }
 
@@ -149,7 +157,14 @@ impl State {
         let file_id = format!("BQACAgIAAxkBAAI{n:08}fake{}", dir.len());
         let file_unique_id = format!("AgAD{n:06}");
         let path = format!("{dir}/file_{n}.{ext}");
-        self.files.insert(file_id.clone(), StoredFile { file_unique_id: file_unique_id.clone(), path, bytes });
+        self.files.insert(
+            file_id.clone(),
+            StoredFile {
+                file_unique_id: file_unique_id.clone(),
+                path,
+                bytes,
+            },
+        );
         (file_id, file_unique_id)
     }
 
@@ -158,11 +173,24 @@ impl State {
         let sizes = media::photo_sizes(info.width, info.height)
             .into_iter()
             .map(|(width, height)| {
-                let (file_id, file_unique_id) = self.store_file(bytes.clone(), "photos", ext(info.format));
-                PhotoSize { file_id, file_unique_id, width, height, file_size: bytes.len() }
+                let (file_id, file_unique_id) =
+                    self.store_file(bytes.clone(), "photos", ext(info.format));
+                PhotoSize {
+                    file_id,
+                    file_unique_id,
+                    width,
+                    height,
+                    file_size: bytes.len(),
+                }
             })
             .collect();
-        Photo { format: info.format, width: info.width, height: info.height, bytes, sizes }
+        Photo {
+            format: info.format,
+            width: info.width,
+            height: info.height,
+            bytes,
+            sizes,
+        }
     }
 
     pub(crate) fn push_update(&mut self, kind: &'static str, body: Value) -> i64 {
@@ -194,7 +222,10 @@ impl State {
 
     /// The Bot API `Message` object, as teloxide expects it.
     pub(crate) fn message_json(&self, m: &Message) -> Value {
-        let from = m.from.as_ref().map_or_else(|| self.bot_json(), User::to_json);
+        let from = m
+            .from
+            .as_ref()
+            .map_or_else(|| self.bot_json(), User::to_json);
         let mut v = json!({
             "message_id": m.message_id,
             "date": m.date,
@@ -202,7 +233,12 @@ impl State {
             "from": from,
         });
         let entities = |t: &super::model::FormattedText| {
-            Value::Array(t.entities.iter().map(super::model::Entity::to_json).collect())
+            Value::Array(
+                t.entities
+                    .iter()
+                    .map(super::model::Entity::to_json)
+                    .collect(),
+            )
         };
         if let Some(t) = &m.text {
             v["text"] = t.text.clone().into();
@@ -254,7 +290,12 @@ impl State {
 }
 
 fn new_chat(kind: ChatKind) -> Chat {
-    Chat { kind, next_message_id: 1, messages: BTreeMap::new(), events: Vec::new() }
+    Chat {
+        kind,
+        next_message_id: 1,
+        messages: BTreeMap::new(),
+        events: Vec::new(),
+    }
 }
 
 pub(crate) fn ext(format: &str) -> &'static str {

@@ -20,10 +20,16 @@ pub(crate) fn format(
     let cant_parse = |e: String| ApiError::bad(&format!("can't parse entities: {e}"));
     let parsed = if let Some(list) = entities.and_then(Value::as_array) {
         let entities = list.iter().filter_map(Entity::from_json).collect();
-        Parsed { text: raw.to_owned(), entities }
+        Parsed {
+            text: raw.to_owned(),
+            entities,
+        }
     } else {
         match parse_mode.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") => Parsed { text: raw.to_owned(), entities: vec![] },
+            None | Some("") => Parsed {
+                text: raw.to_owned(),
+                entities: vec![],
+            },
             Some("html") => html::parse(raw).map_err(cant_parse)?,
             Some("markdownv2") => markdown::parse_v2(raw).map_err(cant_parse)?,
             Some("markdown") => markdown::parse_v1(raw).map_err(cant_parse)?,
@@ -69,7 +75,11 @@ pub(crate) fn command_entities(text: &str) -> Vec<Entity> {
         return vec![];
     }
     let end = text.find(char::is_whitespace).unwrap_or(text.len());
-    vec![Entity::new("bot_command", 0, text[..end].encode_utf16().count())]
+    vec![Entity::new(
+        "bot_command",
+        0,
+        text[..end].encode_utf16().count(),
+    )]
 }
 
 #[cfg(test)]

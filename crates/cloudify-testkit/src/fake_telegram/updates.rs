@@ -26,7 +26,12 @@ pub(crate) async fn get_updates(shared: &Shared, p: &Params) -> Result<Value, Ap
         let mut st = shared.lock();
         if let Some(allowed) = p.json("allowed_updates")? {
             let list = allowed.as_array().cloned().unwrap_or_default();
-            st.allowed_updates = Some(list.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+            st.allowed_updates = Some(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            );
         }
         if let Some(offset) = p.int("offset") {
             confirm(&mut st, offset);
@@ -98,7 +103,11 @@ impl State {
         let (chat_id, message_id) = (message.chat_id, message.message_id);
         self.store(message.clone(), Event::UserMessage(message));
         let update_id = self.push_update("message", body);
-        Injected { update_id, chat_id, message_id }
+        Injected {
+            update_id,
+            chat_id,
+            message_id,
+        }
     }
 
     fn user_message(&mut self, chat_id: i64, user: &User) -> Message {
@@ -108,7 +117,12 @@ impl State {
         self.new_message(chat_id, Some(user.clone()), Instant::now())
     }
 
-    pub(crate) fn inject_text(&mut self, chat: Option<&Group>, user: &User, text: &str) -> Injected {
+    pub(crate) fn inject_text(
+        &mut self,
+        chat: Option<&Group>,
+        user: &User,
+        text: &str,
+    ) -> Injected {
         if let Some(group) = chat {
             self.ensure_group(group);
         }
@@ -119,7 +133,12 @@ impl State {
         self.inject(m)
     }
 
-    pub(crate) fn inject_photo(&mut self, user: &User, bytes: Bytes, caption: Option<&str>) -> Injected {
+    pub(crate) fn inject_photo(
+        &mut self,
+        user: &User,
+        bytes: Bytes,
+        caption: Option<&str>,
+    ) -> Injected {
         let info = media::sniff(&bytes).expect("inject a PNG or JPEG");
         let mut m = self.user_message(user.id, user);
         m.photo = Some(self.make_photo(bytes, info));
@@ -150,13 +169,24 @@ impl State {
             .map(|m| m.message_id)
     }
 
-    pub(crate) fn inject_press(&mut self, user: &User, chat_id: i64, message_id: i32, data: &str) -> String {
+    pub(crate) fn inject_press(
+        &mut self,
+        user: &User,
+        chat_id: i64,
+        message_id: i32,
+        data: &str,
+    ) -> String {
         let message = self.message_json(&self.chats[&chat_id].messages[&message_id]);
         let n = self.next_id();
         let id = format!("{}{n:06}", self.bot.id);
         self.callbacks.insert(
             id.clone(),
-            PendingCallback { chat_id, message_id, data: data.to_owned(), answered: false },
+            PendingCallback {
+                chat_id,
+                message_id,
+                data: data.to_owned(),
+                answered: false,
+            },
         );
         let body = json!({
             "id": id,
