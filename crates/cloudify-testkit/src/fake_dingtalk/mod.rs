@@ -21,6 +21,7 @@
 mod auth;
 mod cards;
 mod inject;
+mod markdown;
 mod media;
 mod model;
 mod send;
@@ -37,6 +38,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use inject::{Body, Chat, Message, RichPart};
+pub use markdown::unsupported_markdown;
 pub use model::*;
 pub use state::FakeConfig;
 
@@ -473,6 +475,25 @@ impl FakeDingTalk {
         let e = self
             .wait_for(
                 |e| matches!(e, Event::Acked(a) if a.message_id == message_id),
+                timeout,
+            )
+            .await?;
+        match e {
+            Event::Acked(a) => Ok(a),
+            _ => unreachable!("predicate only matches Acked"),
+        }
+    }
+
+    /// The ACK of the injected message (any delivery of it), even if it was queued at injection.
+    pub async fn wait_for_ack_of(
+        &self,
+        injected: &Injected,
+        timeout: Duration,
+    ) -> Result<AckRecord, WaitTimeout> {
+        let id = injected.payload_id.as_str();
+        let e = self
+            .wait_for(
+                |e| matches!(e, Event::Acked(a) if a.payload_id == id),
                 timeout,
             )
             .await?;

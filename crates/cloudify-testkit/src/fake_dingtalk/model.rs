@@ -63,6 +63,8 @@ pub struct Push {
     pub connection_id: u64,
     /// The messageId of the first delivery when this is a redelivery.
     pub redelivery_of: Option<String>,
+    /// `msgId` / `eventId` / `outTrackId` / ping `opaque`: stable across redeliveries.
+    pub payload_id: String,
     pub data: Value,
 }
 
@@ -70,6 +72,8 @@ pub struct Push {
 #[derive(Debug, Clone)]
 pub struct AckRecord {
     pub message_id: String,
+    /// Same as `Push::payload_id` (matches `Injected::payload_id`).
+    pub payload_id: String,
     pub kind: FrameKind,
     pub topic: String,
     pub connection_id: u64,
@@ -115,6 +119,8 @@ pub struct WebhookReply {
     pub conversation_id: String,
     pub msgtype: String,
     pub body: Value,
+    /// Markdown DingTalk would show raw (code blocks, tables, ...), see `unsupported_markdown`.
+    pub markdown_issues: Vec<String>,
 }
 
 /// A send through `oToMessages/batchSend` or `groupMessages/send`.
@@ -128,6 +134,8 @@ pub struct RobotSend {
     /// Delivered staffIds (batchSend) — unknown ones are reported as invalid instead.
     pub user_ids: Vec<String>,
     pub open_conversation_id: Option<String>,
+    /// Markdown DingTalk would show raw (code blocks, tables, ...), see `unsupported_markdown`.
+    pub markdown_issues: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

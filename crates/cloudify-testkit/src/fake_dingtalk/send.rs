@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::markdown::unsupported_markdown;
 use super::model::{Event, RobotSend, WebhookReply};
 use super::state::{FakeConfig, SharedRef, State as St, parse_body, str_field};
 
@@ -19,6 +20,24 @@ const GROUP_PATH: &str = "/v1.0/robot/groupMessages/send";
 const OTO_RECALL_PATH: &str = "/v1.0/robot/otoMessages/batchRecall";
 const GROUP_RECALL_PATH: &str = "/v1.0/robot/groupMessages/recall";
 const READ_STATUS_PATH: &str = "/v1.0/robot/oToMessages/readStatus";
+
+/// Unsupported Markdown in the first of `pointers` present in `v`.
+fn markdown_issues(v: &Value, pointers: &[&str]) -> Vec<String> {
+    pointers
+        .iter()
+        .find_map(|p| v.pointer(p).and_then(Value::as_str))
+        .map(unsupported_markdown)
+        .unwrap_or_default()
+}
+
+/// `text` of Markdown-bearing msgKeys (`sampleMarkdown`, `sampleActionCard*`).
+fn param_markdown_issues(key: &str, param: &Value) -> Vec<String> {
+    if key == "sampleMarkdown" || key.starts_with("sampleActionCard") {
+        markdown_issues(param, &["/text"])
+    } else {
+        Vec::new()
+    }
+}
 
 fn has_str(v: &Value, pointer: &str) -> bool {
     v.pointer(pointer)
@@ -119,6 +138,7 @@ pub(crate) async fn session_webhook(
     shared.record(Event::WebhookReply(WebhookReply {
         session,
         conversation_id,
+        markdown_issues: markdown_issues(&body, &["/markdown/text", "/actionCard/text"]),
         msgtype,
         body,
     }));
@@ -312,6 +332,7 @@ pub(crate) async fn batch_send(
     st.process_keys.insert(key.clone(), (None, known.clone()));
     let send = RobotSend {
         robot_code: cfg.robot_code.clone(),
+        markdown_issues: param_markdown_issues(&msg_key, &msg_param),
         msg_key,
         msg_param,
         process_query_key: key.clone(),
@@ -363,6 +384,7 @@ pub(crate) async fn group_send(
         .insert(key.clone(), (Some(cid.clone()), Vec::new()));
     let send = RobotSend {
         robot_code: cfg.robot_code,
+        markdown_issues: param_markdown_issues(&msg_key, &msg_param),
         msg_key,
         msg_param,
         process_query_key: key.clone(),

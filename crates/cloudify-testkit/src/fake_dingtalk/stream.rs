@@ -171,6 +171,7 @@ fn push_locked(shared: &SharedRef, st: &mut St, mut frame: Outstanding) -> Optio
     frame.missing_recorded = false;
     let kind = frame.kind;
     let redelivery_of = frame.first_id.clone();
+    let payload_id = payload_id(&frame);
     if frame.first_id.is_none() {
         frame.first_id = Some(message_id.clone());
     }
@@ -182,6 +183,7 @@ fn push_locked(shared: &SharedRef, st: &mut St, mut frame: Outstanding) -> Optio
             topic: frame.topic.clone(),
             connection_id: conn_id,
             redelivery_of,
+            payload_id,
             data: frame.data.clone(),
         }),
     );
@@ -245,6 +247,24 @@ pub(crate) fn duplicate(shared: &SharedRef, message_id: &str) -> Option<String> 
         pin: None,
     };
     push_locked(shared, &mut st, frame)
+}
+
+/// The id inside the frame that survives redelivery.
+fn payload_id(frame: &Outstanding) -> String {
+    let from_data = ["msgId", "outTrackId", "opaque"]
+        .iter()
+        .find_map(|k| frame.data.get(*k).and_then(Value::as_str));
+    let from_headers = || {
+        frame
+            .extra_headers
+            .iter()
+            .find(|(k, _)| k == "eventId")
+            .map(|(_, v)| v.as_str())
+    };
+    from_data
+        .or_else(from_headers)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn flush_backlog(shared: &SharedRef) {
@@ -326,6 +346,7 @@ fn handle_ack(shared: &SharedRef, conn: u64, raw: &str) {
     let late = latency > cfg.ack_deadline;
     let record = AckRecord {
         message_id: mid.into(),
+        payload_id: payload_id(&frame),
         kind: frame.kind,
         topic: frame.topic.clone(),
         connection_id: conn,
