@@ -31,6 +31,7 @@ pub(crate) struct Geometry {
     pub new_digits: u32,
     pub diff: bool,
     pub numbers: bool,
+    pub tab: usize,
 }
 
 fn digits(n: u32) -> u32 {
@@ -38,7 +39,7 @@ fn digits(n: u32) -> u32 {
 }
 
 impl Geometry {
-    pub(crate) fn new(m: Metrics, doc: &Doc<'_>, cols: usize, numbers: bool) -> Self {
+    pub(crate) fn new(m: Metrics, doc: &Doc<'_>, cols: usize, numbers: bool, tab: usize) -> Self {
         let max_old = doc.lines.iter().map(|l| l.old).max().unwrap_or(0);
         let max_new = doc.lines.iter().map(|l| l.new).max().unwrap_or(0);
         let (old_digits, new_digits) = (digits(max_old).max(2), digits(max_new).max(2));
@@ -64,6 +65,7 @@ impl Geometry {
             new_digits,
             diff: doc.is_diff,
             numbers,
+            tab,
         }
     }
 
@@ -178,7 +180,7 @@ impl Painter<'_> {
         bg: Bg,
         max_cols: u32,
     ) {
-        let tab = 4;
+        let tab = self.g.tab;
         let mut col = 0usize;
         let mut si = 0usize;
         for (i, ch) in text.char_indices() {
@@ -186,7 +188,8 @@ impl Painter<'_> {
             let (ch, width) = match c {
                 Cell::Glyph { ch, width } => (ch, width),
                 Cell::Blank { width } => {
-                    col += usize::from(width);
+                    // Same clamp as wrap_line: a tab never runs past the wrap column.
+                    col = (col + usize::from(width)).min(max_cols as usize);
                     continue;
                 }
                 Cell::Zero => continue,
@@ -238,7 +241,7 @@ pub(crate) fn compose(fonts: &Fonts, g: &Geometry, job: &PageJob<'_>) -> Canvas 
     let mut used = [[false; SLOTS]; BG_COUNT];
     used[Bg::Title as usize][Ui::Title as usize] = true;
     used[Bg::Title as usize][Ui::TitleDim as usize] = true;
-    used[Bg::Title as usize][TINT] = job.title.chars().any(|c| !c.is_ascii());
+    used[Bg::Title as usize][TINT] = !job.title.is_ascii();
     for r in job.rows {
         let line = line_of(r);
         let (bg, gbg) = backgrounds(line.kind);

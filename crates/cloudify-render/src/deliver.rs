@@ -142,7 +142,7 @@ mod tests {
             plan.link_text.as_deref(),
             Some("3 more page(s): https://x/y")
         );
-        let one = plan_dingtalk(&pages[..1], None);
+        let one = plan_dingtalk(&[page(0, 1, 1300, 900, 90_000)], None);
         assert_eq!((one.images.len(), one.link_text), (1, None));
     }
 }

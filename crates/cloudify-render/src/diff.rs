@@ -103,7 +103,7 @@ impl<'t> Doc<'t> {
                 doc.flush(&mut pending, &mut file);
                 let mut parts = rest.splitn(2, " b/");
                 pending.old = parts.next().and_then(strip_path);
-                pending.new = parts.next().map(|p| p.to_owned());
+                pending.new = parts.next().map(ToOwned::to_owned);
                 pending.seen = true;
             } else if let Some(p) = s.strip_prefix("--- ") {
                 if pending.seen && pending.old.is_some() != pending.new.is_some() {

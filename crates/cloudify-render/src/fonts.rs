@@ -256,7 +256,7 @@ mod tests {
         let new = f.mask('\u{1FAE8}', Face::Regular, 2, &m);
         assert!(ink(&new) > 20_000);
         assert_eq!(new.tint, Some(EMOJI_TINT));
-        assert_eq!(ink(&f.ascii(&m).get(' ', Face::Regular).unwrap()), 0);
+        assert_eq!(ink(f.ascii(&m).get(' ', Face::Regular).unwrap()), 0);
         assert!(ink(f.ascii(&m).get('W', Face::Bold).unwrap()) > 1000);
     }
 

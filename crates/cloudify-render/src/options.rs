@@ -51,8 +51,13 @@ impl PageOptions {
         if !(8..=96).contains(&self.font_px) {
             return Err(RenderError::InvalidOptions("font_px must be 8..=96"));
         }
-        if self.tab_width == 0 || self.tab_width > 16 {
-            return Err(RenderError::InvalidOptions("tab_width must be 1..=16"));
+        if self.tab_width == 0
+            || self.tab_width > 16
+            || u16::from(self.tab_width) > self.max_columns
+        {
+            return Err(RenderError::InvalidOptions(
+                "tab_width must be 1..=16 and at most max_columns",
+            ));
         }
         if self.max_pages == 0 {
             return Err(RenderError::InvalidOptions("max_pages must be at least 1"));

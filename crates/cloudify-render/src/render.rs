@@ -142,7 +142,7 @@ impl Renderer {
         let cols = widest
             .max(40.min(usize::from(opts.max_columns)))
             .min(usize::from(opts.max_columns));
-        let geo = Geometry::new(m, doc, cols, opts.line_numbers);
+        let geo = Geometry::new(m, doc, cols, opts.line_numbers, tab);
         let total = pages.len();
         let render_n = total.min(usize::from(opts.max_pages));
         let stats = diff_stats(doc);
@@ -298,5 +298,118 @@ fn status_text(
             let n = doc.lines.iter().filter(|l| l.kind == Kind::Code).count();
             format!("{n} line{}", if n == 1 { "" } else { "s" })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::theme::{Bg, bg_colours};
+
+    /// Decodes a palette PNG to RGB rows.
+    fn rgb(page: &Page) -> (Vec<u8>, u32, u32) {
+        let mut dec = png::Decoder::new(std::io::Cursor::new(&page.png));
+        dec.set_transformations(png::Transformations::EXPAND);
+        let mut reader = dec.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        (buf, info.width, info.height)
+    }
+
+    fn px(img: &(Vec<u8>, u32, u32), x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * img.1 + x) * 3) as usize;
+        [img.0[i], img.0[i + 1], img.0[i + 2]]
+    }
+
+    /// Rightmost x with a non-background pixel in row `row` of the code area.
+    fn ink_right(img: &(Vec<u8>, u32, u32), g: &Geometry, row: u32) -> Option<u32> {
+        let y0 = g.rows_top + row * g.m.line_h;
+        let bg = px(img, img.1 - 1, y0);
+        (g.code_x..img.1)
+            .rev()
+            .find(|&x| (y0..y0 + g.m.line_h).any(|y| px(img, x, y) != bg))
+    }
+
+    #[test]
+    fn cjk_keeps_the_column_grid() {
+        let r = Renderer::new().unwrap();
+        let opts = PageOptions {
+            line_numbers: false,
+            ..PageOptions::default()
+        };
+        // Two ideographs (2 cells each) then X, against four ASCII letters then X.
+        let text = "中文X\nabcdX\n한글X\n";
+        let pages = r.render_code(text, Some("t.txt"), &opts).unwrap();
+        let doc = Doc::code(text);
+        let g = Geometry::new(Metrics::new(opts.font_px), &doc, 40, false, 4);
+        let img = rgb(&pages[0]);
+        let ends: Vec<u32> = (0..3)
+            .map(|row| ink_right(&img, &g, row).unwrap())
+            .collect();
+        assert_eq!(
+            ends[0], ends[1],
+            "X after CJK must sit in column 4 like after ASCII"
+        );
+        assert_eq!(ends[1], ends[2]);
+        // And column 4 really is where X is: between 4 and 5 cells from the code start.
+        assert!(ends[0] > g.code_x + 4 * g.m.cell_w && ends[0] < g.code_x + 5 * g.m.cell_w);
+    }
+
+    #[test]
+    fn diff_rows_get_their_tints() {
+        let r = Renderer::new().unwrap();
+        let diff = "--- a/x.rs\n+++ b/x.rs\n@@ -1,3 +1,3 @@\n fn a() {}\n-fn b() {}\n+fn c() {}\n fn d() {}\n";
+        let opts = PageOptions::default();
+        let pages = r.render_diff(diff, &opts).unwrap();
+        let doc = Doc::diff(diff);
+        let g = Geometry::new(Metrics::new(opts.font_px), &doc, 40, true, 4);
+        let img = rgb(&pages[0]);
+        let bgs = bg_colours();
+        // Rows: file header, hunk, context, del, add, context. Sample the empty right end.
+        let at = |row: u32| px(&img, img.1 - 2, g.rows_top + row * g.m.line_h + 1);
+        assert_eq!(at(0), bgs[Bg::File as usize]);
+        assert_eq!(at(1), bgs[Bg::Hunk as usize]);
+        assert_eq!(at(2), bgs[Bg::Code as usize]);
+        assert_eq!(at(3), bgs[Bg::Del as usize]);
+        assert_eq!(at(4), bgs[Bg::Add as usize]);
+        assert_eq!(at(5), bgs[Bg::Code as usize]);
+        let gutter = |row: u32| px(&img, 2, g.rows_top + row * g.m.line_h + 1);
+        assert_eq!(gutter(3), bgs[Bg::DelGutter as usize]);
+        assert_eq!(gutter(4), bgs[Bg::AddGutter as usize]);
+        // Green-ish and red-ish, not just "different".
+        let (add, del) = (bgs[Bg::Add as usize], bgs[Bg::Del as usize]);
+        assert!(add[1] > add[0] && del[0] > del[1]);
+    }
+
+    #[test]
+    fn added_code_is_highlighted_in_its_language() {
+        let r = Renderer::new().unwrap();
+        let doc =
+            Doc::diff("--- a/x.rs\n+++ b/x.rs\n@@ -0,0 +1 @@\n+fn main() { let s = \"str\"; }\n");
+        let syntaxes = vec![detect(&r.syntaxes, Some("x.rs"), "")];
+        let mut h = DocHighlighter::new(&r, &syntaxes);
+        let spans: Vec<Spans> = (0..doc.lines.len()).map(|i| h.next(&doc, i)).collect();
+        let styles: std::collections::HashSet<u8> = spans[2].iter().map(|s| s.style).collect();
+        assert!(
+            styles.len() >= 3,
+            "keyword, string and plain differ: {:?}",
+            spans[2]
+        );
+    }
+
+    #[test]
+    fn max_pages_limits_rendering_but_reports_the_total() {
+        let r = Renderer::new().unwrap();
+        let text: String = (0..100).map(|i| format!("{i}\n")).collect();
+        let opts = PageOptions {
+            lines_per_page: 10,
+            max_pages: 3,
+            ..PageOptions::default()
+        };
+        let pages = r.render_code(&text, None, &opts).unwrap();
+        assert_eq!(pages.len(), 3);
+        assert!(pages.iter().all(|p| p.total == 10));
+        assert_eq!((pages[2].first_line, pages[2].last_line), (21, 30));
     }
 }

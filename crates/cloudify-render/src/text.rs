@@ -73,7 +73,7 @@ pub fn wrap_line(line: &str, max_cols: usize, tab: usize) -> Vec<(Range<usize>, 
             col = 0;
             w = cell_width(cell(ch, 0, tab));
         }
-        col += w.min(max_cols);
+        col = (col + w).min(max_cols);
     }
     rows.push((start..line.len(), col));
     rows
