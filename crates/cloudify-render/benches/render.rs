@@ -31,11 +31,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 r.render_code(black_box(text), Some("x.rs"), &opts)
                     .expect("renders")
-            })
+            });
         });
     }
     g.bench_function("d300", |b| {
-        b.iter(|| r.render_diff(black_box(D300), &opts).expect("renders"))
+        b.iter(|| r.render_diff(black_box(D300), &opts).expect("renders"));
     });
     g.finish();
 }

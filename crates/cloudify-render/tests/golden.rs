@@ -2,6 +2,9 @@
 //! rasterizer or zlib updates pass but layout, colour or glyph regressions fail.
 //! Regenerate after an intended change: `UPDATE_GOLDEN=1 cargo nextest run -p cloudify-render golden`.
 
+// Helpers outside #[test] functions panic on failure just like the tests do.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use cloudify_render::{PageOptions, Renderer};

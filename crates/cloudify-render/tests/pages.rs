@@ -1,6 +1,9 @@
 //! Page-level behaviour through the public API: sizes against Telegram's photo rules,
 //! wrapping properties, bad input, the cache.
 
+// Helpers outside #[test] functions panic on failure just like the tests do.
+#![allow(clippy::unwrap_used)]
+
 use cloudify_render::{
     PageOptions, RenderCache, RenderError, Renderer, plan_telegram, telegram_photo_ok,
     text_columns, wrap_line,
