@@ -92,6 +92,8 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
         match Params::from_request(req).await {
             Ok(params) => {
                 let result = run(&shared, method, &params, now).await;
+                // A long poll that ends during a hang is not answered before the hang ends.
+                let _ = outage.wait_for(|o| *o != Outage::Hang).await;
                 record(&shared, method, Some(&params), now, &result);
                 return respond(result);
             }
@@ -113,7 +115,7 @@ async fn run(
     if method != "getUpdates" {
         let injected = shared.lock().fail_next.pop_front();
         if let Some(status) = injected {
-            return Err(injected_failure(shared, status, p, now));
+            return Err(injected_failure(shared, method, status, p, now));
         }
     }
     if method == "getUpdates" {
@@ -122,10 +124,16 @@ async fn run(
     ops::call(&mut shared.lock(), method, p, now)
 }
 
-fn injected_failure(shared: &Shared, status: u16, p: &Params, now: Instant) -> ApiError {
+fn injected_failure(
+    shared: &Shared,
+    method: &str,
+    status: u16,
+    p: &Params,
+    now: Instant,
+) -> ApiError {
     if status == 429 {
         let chat_id = p.chat_id().unwrap_or_default();
-        let method = "injected".to_owned();
+        let method = method.to_owned();
         shared.lock().rate_limited.push(RateLimited {
             at: now,
             method,

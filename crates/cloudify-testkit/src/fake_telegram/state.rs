@@ -154,7 +154,7 @@ impl State {
 
     pub(crate) fn store_file(&mut self, bytes: Bytes, dir: &str, ext: &str) -> (String, String) {
         let n = self.next_id();
-        let file_id = format!("BQACAgIAAxkBAAI{n:08}fake{}", dir.len());
+        let file_id = format!("BQACAgIAAxkBAAI{n:08}");
         let file_unique_id = format!("AgAD{n:06}");
         let path = format!("{dir}/file_{n}.{ext}");
         self.files.insert(

@@ -58,7 +58,7 @@ pub(crate) async fn get_updates(shared: &Shared, p: &Params) -> Result<Value, Ap
             _ = changed.changed() => {}
             () = tokio::time::sleep_until(deadline.into()) => {}
             _ = outage.changed() => {
-                if *outage.borrow() != Outage::Up {
+                if matches!(*outage.borrow(), Outage::BadGateway | Outage::Refuse) {
                     return Err(ApiError::new(502, "Bad Gateway"));
                 }
             }
