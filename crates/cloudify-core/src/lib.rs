@@ -18,8 +18,10 @@ pub use store::{SharedStore, Store, StoreError};
 pub mod adapter;
 pub mod binding;
 pub mod i18n;
+pub mod links;
 pub mod outbox;
 pub mod output;
+pub mod redact;
 
 pub use adapter::{Adapter, ChatRef, DeliveryError, Incoming, IncomingKind, PlatformLimits};
 pub use output::{Button, Envelope, Output, Progress, Prompt};

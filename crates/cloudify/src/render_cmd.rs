@@ -39,12 +39,21 @@ pub fn run(args: &RenderArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     let stdin = args.file.as_os_str() == "-";
     let bytes = if stdin {
         let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .context("reading standard input")?;
         b
     } else {
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
     };
-    let name = if stdin { None } else { args.file.file_name().and_then(|n| n.to_str()).map(str::to_owned) };
+    let name = if stdin {
+        None
+    } else {
+        args.file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+    };
     let ext = args.file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let is_diff = args.diff || matches!(ext, "diff" | "patch");
     let opts = PageOptions {
@@ -72,14 +81,28 @@ pub fn run(args: &RenderArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
             None => renderer.render_code_bytes(&bytes, hint, &opts)?,
         }
     };
-    let stem = name.as_deref().map_or("stdin", |n| n.rsplit_once('.').map_or(n, |(s, _)| s)).to_owned();
+    let stem = name
+        .as_deref()
+        .map_or("stdin", |n| n.rsplit_once('.').map_or(n, |(s, _)| s))
+        .to_owned();
     for page in &pages {
         let path = output_path(args.out.as_deref(), &stem, page);
         std::fs::write(&path, &page.png).with_context(|| format!("writing {}", path.display()))?;
-        println!("{}\t{}x{}\t{} bytes", path.display(), page.width, page.height, page.png.len());
+        println!(
+            "{}\t{}x{}\t{} bytes",
+            path.display(),
+            page.width,
+            page.height,
+            page.png.len()
+        );
     }
     if let Some(last) = pages.last().filter(|p| p.total > pages.len()) {
-        eprintln!("note: rendered {} of {} pages (lines up to {})", pages.len(), last.total, last.last_line);
+        eprintln!(
+            "note: rendered {} of {} pages (lines up to {})",
+            pages.len(),
+            last.total,
+            last.last_line
+        );
     }
     Ok(())
 }
@@ -116,16 +139,39 @@ mod tests {
     use super::*;
 
     fn page(index: usize, total: usize) -> Page {
-        Page { png: Vec::new(), width: 1, height: 1, index, total, first_line: 1, last_line: 1 }
+        Page {
+            png: Vec::new(),
+            width: 1,
+            height: 1,
+            index,
+            total,
+            first_line: 1,
+            last_line: 1,
+        }
     }
 
     #[test]
     fn output_names() {
-        assert_eq!(output_path(None, "main", &page(0, 1)), PathBuf::from("main.png"));
-        assert_eq!(output_path(None, "main", &page(2, 17)), PathBuf::from("main-03.png"));
-        assert_eq!(output_path(Some(Path::new("o.png")), "main", &page(0, 1)), PathBuf::from("o.png"));
-        assert_eq!(output_path(Some(Path::new("o.png")), "main", &page(1, 3)), PathBuf::from("o-2.png"));
+        assert_eq!(
+            output_path(None, "main", &page(0, 1)),
+            PathBuf::from("main.png")
+        );
+        assert_eq!(
+            output_path(None, "main", &page(2, 17)),
+            PathBuf::from("main-03.png")
+        );
+        assert_eq!(
+            output_path(Some(Path::new("o.png")), "main", &page(0, 1)),
+            PathBuf::from("o.png")
+        );
+        assert_eq!(
+            output_path(Some(Path::new("o.png")), "main", &page(1, 3)),
+            PathBuf::from("o-2.png")
+        );
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(output_path(Some(dir.path()), "main", &page(0, 2)), dir.path().join("main-1.png"));
+        assert_eq!(
+            output_path(Some(dir.path()), "main", &page(0, 2)),
+            dir.path().join("main-1.png")
+        );
     }
 }

@@ -1,0 +1,113 @@
+//! Outbound secret redaction (SPEC §4): text bound for an IM is scrubbed of obvious
+//! secrets — bearer tokens, `password=`-style pairs and well-known API-key shapes.
+
+use regex::{Captures, Regex};
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// `key=value` / `key: value` pairs whose value is a secret.
+static PAIRS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b((?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|client[_-]?secret|auth)["']?\s*[:=]\s*["']?)([^\s"'&,;]{3,})"#,
+    )
+    .ok()
+});
+
+/// `Authorization: Bearer …` / `Basic …`.
+static BEARER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})").ok());
+
+/// Key shapes that are secrets wherever they appear.
+static SHAPES: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:sk-[A-Za-z0-9_-]{20,}",  // OpenAI / Anthropic style
+        r"|gh[pousr]_[A-Za-z0-9]{30,}", // GitHub tokens
+        r"|github_pat_[A-Za-z0-9_]{30,}",
+        r"|xox[abprs]-[A-Za-z0-9-]{10,}",     // Slack
+        r"|AKIA[0-9A-Z]{16}",                 // AWS access key id
+        r"|AIza[0-9A-Za-z_-]{35}",            // Google API key
+        r"|[0-9]{8,10}:[A-Za-z0-9_-]{35})\b", // Telegram bot token
+    ))
+    .ok()
+});
+
+/// `scheme://user:password@host` credentials in URLs.
+static URL_CREDS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)").ok());
+
+/// Returns `text` with secrets replaced by `***`. Borrowed when nothing matched.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    if let Some(re) = URL_CREDS.as_ref() {
+        out = replace(out, re, |c| format!("{}***{}", &c[1], &c[3]));
+    }
+    if let Some(re) = BEARER.as_ref() {
+        out = replace(out, re, |c| format!("{} ***", &c[1]));
+    }
+    if let Some(re) = PAIRS.as_ref() {
+        out = replace(out, re, |c| format!("{}***", &c[1]));
+    }
+    if let Some(re) = SHAPES.as_ref() {
+        out = replace(out, re, |_| "***".to_string());
+    }
+    out
+}
+
+fn replace<'a>(
+    text: Cow<'a, str>,
+    re: &Regex,
+    f: impl Fn(&Captures<'_>) -> String,
+) -> Cow<'a, str> {
+    if !re.is_match(&text) {
+        return text;
+    }
+    Cow::Owned(re.replace_all(&text, |c: &Captures<'_>| f(c)).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn scrubs_common_secrets() {
+        let cases = [
+            (
+                "curl -H 'Authorization: Bearer abcdef123456789'",
+                "abcdef123456789",
+            ),
+            ("export PASSWORD=hunter22", "hunter22"),
+            ("db url?token=s3cr3tvalue&x=1", "s3cr3tvalue"),
+            ("api_key: \"AAAABBBBCCCC\"", "AAAABBBBCCCC"),
+            (
+                "key sk-proj-abcdefghijklmnopqrstuvwx",
+                "sk-proj-abcdefghijklmnopqrstuvwx",
+            ),
+            (
+                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            ),
+            ("AKIAABCDEFGHIJKLMNOP in env", "AKIAABCDEFGHIJKLMNOP"),
+            (
+                "bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0 ok",
+                "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0",
+            ),
+            ("proxy http://bob:pa55word@proxy:8080", "pa55word"),
+        ];
+        for (input, secret) in cases {
+            let out = redact(input);
+            assert!(!out.contains(secret), "{input} -> {out}");
+            assert!(out.contains("***"), "{input} -> {out}");
+        }
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        for t in [
+            "fn main() { println!(\"hi\"); }",
+            "the password field is empty",
+            "cargo test -- --nocapture",
+        ] {
+            assert!(matches!(redact(t), std::borrow::Cow::Borrowed(_)), "{t}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What every subcommand shares: the data directory, config, store, default instance,
+//! generated secrets.
+
+use anyhow::{Context, Result};
+use cloudify_core::store::{DB_FILE, NewInstance};
+use cloudify_core::{Config, EnvVars, Secret, SharedStore, Store};
+use std::path::{Path, PathBuf};
+
+/// `CLOUDIFY_DATA_DIR`, default `./data` (`/data` in the image).
+pub fn data_dir(env: &EnvVars) -> PathBuf {
+    PathBuf::from(
+        env.get("CLOUDIFY_DATA_DIR")
+            .filter(|s| !s.is_empty())
+            .unwrap_or("./data"),
+    )
+}
+
+pub struct App {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub store: SharedStore,
+}
+
+impl App {
+    /// Loads config and opens the store, creating the data layout on first use.
+    pub fn open(env: &EnvVars) -> Result<App> {
+        let dir = data_dir(env);
+        for sub in ["", "qr", "secrets", "cache/rendered"] {
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    dir.join(sub).display()
+                )
+            })?;
+        }
+        restrict(&dir.join("secrets"));
+        let mut config = Config::load(&dir, env)?;
+        if config.opencode.password.is_empty() {
+            // The container keeps OpenCode's generated password here (see s6 init-data).
+            if let Some(pw) = read_secret(&dir, "opencode_password") {
+                config.opencode.password = pw;
+            }
+        }
+        let db = dir.join(DB_FILE);
+        let store = Store::open(&db)
+            .with_context(|| format!("cannot open the database {}", db.display()))?;
+        let app = App {
+            data_dir: dir,
+            config,
+            store: SharedStore::new(store),
+        };
+        app.ensure_default_instance()?;
+        Ok(app)
+    }
+
+    /// The instance of `opencode.url` + `opencode.directory`, created on first start.
+    fn ensure_default_instance(&self) -> Result<()> {
+        let c = &self.config.opencode;
+        let (url, dir) = (c.url.clone(), c.directory.clone());
+        self.store.call_now(|s| {
+            if !s.instances()?.is_empty() {
+                return Ok(());
+            }
+            let name = Path::new(&dir)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| !n.is_empty())
+                .unwrap_or("opencode")
+                .to_string();
+            let new = NewInstance {
+                name,
+                url,
+                directory: dir,
+                password: None,
+            };
+            s.add_instance(&new, now_secs())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Finds an instance by name, or the only/first one when no name is given.
+    pub fn instance(&self, name: Option<&str>) -> Result<cloudify_core::store::Instance> {
+        let all = self.store.call_now(|s| s.instances())?;
+        match name {
+            Some(n) => all
+                .into_iter()
+                .find(|i| i.name == n)
+                .with_context(|| format!("no instance named `{n}` (see `cloudify instance list`)")),
+            None => all
+                .into_iter()
+                .next()
+                .context("no instance yet (see `cloudify instance add`)"),
+        }
+    }
+
+    /// The notify token: config, else `secrets/notify_token`, else a new one saved there.
+    pub fn notify_token(&self) -> Result<Secret> {
+        if !self.config.http.notify_token.is_empty() {
+            return Ok(self.config.http.notify_token.clone());
+        }
+        if let Some(t) = read_secret(&self.data_dir, "notify_token") {
+            return Ok(t);
+        }
+        let mut raw = [0u8; 24];
+        rand_fill(&mut raw);
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let path = self.data_dir.join("secrets").join("notify_token");
+        cloudify_core::fsutil::write_private(&path, token.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Secret::new(token))
+    }
+}
+
+fn rand_fill(buf: &mut [u8]) {
+    // The core crate already depends on rand; reuse its signing-key generator's source.
+    let key = cloudify_core::store::SigningKey::generate();
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = key.0[i % key.0.len()];
+    }
+}
+
+pub fn read_secret(data_dir: &Path, name: &str) -> Option<Secret> {
+    let raw = std::fs::read_to_string(data_dir.join("secrets").join(name)).ok()?;
+    let t = raw.trim();
+    (!t.is_empty()).then(|| Secret::new(t))
+}
+
+fn restrict(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

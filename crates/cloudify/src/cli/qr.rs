@@ -1,0 +1,112 @@
+//! `cloudify qr` and `cloudify reset-qr`.
+
+use crate::app::App;
+use anyhow::{Context, Result};
+use clap::Args;
+use cloudify_core::EnvVars;
+use cloudify_core::binding;
+use cloudify_core::store::Instance;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Settings key where `cloudify run` remembers the Telegram bot's username (from getMe).
+pub const BOT_USERNAME_SETTING: &str = "telegram.bot_username";
+
+#[derive(Args)]
+pub struct QrArgs {
+    /// Instance name (default: the first instance).
+    #[arg(long)]
+    instance: Option<String>,
+    /// Also write the QR code as a PNG to this path.
+    #[arg(long, value_name = "PATH")]
+    png: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ResetArgs {
+    /// Instance name (default: the first instance).
+    #[arg(long)]
+    instance: Option<String>,
+}
+
+/// What a user scans: the Telegram deep link when the bot's username is known, else the
+/// long form (which `/bind` accepts on every platform).
+pub fn qr_target(app: &App, inst: &Instance) -> Result<(String, bool)> {
+    let bot = app.store.call_now(|s| s.setting(BOT_USERNAME_SETTING))?;
+    Ok(match bot {
+        Some(bot) => (
+            format!(
+                "https://t.me/{bot}?start={}",
+                binding::deep_link_token(inst)
+            ),
+            true,
+        ),
+        None => {
+            let endpoint = format!("http://{}", app.config.http.listen);
+            (
+                binding::long_payload(inst, &endpoint, crate::app::now_secs()),
+                false,
+            )
+        }
+    })
+}
+
+/// Prints the QR block for an instance and saves `/data/qr/<instance>.png`.
+pub fn print_qr(app: &App, inst: &Instance, extra_png: Option<&Path>) -> Result<()> {
+    let (target, is_link) = qr_target(app, inst)?;
+    let art = cloudify_render::qr::terminal(&target, true)?;
+    let png = cloudify_render::qr::png(&target, 10)?;
+    let saved = app.data_dir.join("qr").join(format!("{}.png", inst.name));
+    std::fs::write(&saved, &png).with_context(|| format!("cannot write {}", saved.display()))?;
+    if let Some(p) = extra_png {
+        std::fs::write(p, &png).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    println!(
+        "Binding QR for [{}] / [{}] 的绑定二维码:\n",
+        inst.name, inst.name
+    );
+    println!("{art}");
+    if is_link {
+        println!("Telegram: scan the QR or open / 扫码或打开: {target}");
+    } else {
+        println!(
+            "Telegram is not configured (or `cloudify run` has not met the bot yet); the QR holds a"
+        );
+        println!("binding payload. Send it with /bind:  /bind {target}");
+    }
+    println!(
+        "DingTalk 钉钉: send / 发送  /bind {}",
+        binding::dingtalk_code(inst)
+    );
+    println!("PNG: {}", saved.display());
+    println!("Keep it private: anyone with this code can bind. / 请勿在群聊中分享。");
+    Ok(())
+}
+
+pub fn show(env: &EnvVars, args: &QrArgs) -> Result<ExitCode> {
+    let app = App::open(env)?;
+    let inst = app.instance(args.instance.as_deref())?;
+    print_qr(&app, &inst, args.png.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reset(env: &EnvVars, args: &ResetArgs) -> Result<ExitCode> {
+    let app = App::open(env)?;
+    let inst = app.instance(args.instance.as_deref())?;
+    // Prefer the running bot: it can tell the removed users. Otherwise reset offline.
+    let told = crate::http::client::reset_via_daemon(&app, &inst.name);
+    match told {
+        Ok(n) => println!("Reset through the running bot; {n} user(s) were removed and told."),
+        Err(why) => {
+            let id = inst.id;
+            let (_, kicked) = app.store.call_now(|s| s.reset_qr(id))?;
+            println!(
+                "The bot is not running ({why}); reset offline: {} user(s) removed (they were not told).",
+                kicked.len()
+            );
+        }
+    }
+    let fresh = app.instance(Some(&inst.name))?;
+    print_qr(&app, &fresh, None)?;
+    Ok(ExitCode::SUCCESS)
+}

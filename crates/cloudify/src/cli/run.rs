@@ -1,0 +1,171 @@
+//! `cloudify run`: the daemon.
+
+use crate::app::App;
+use crate::http::{HttpState, serve};
+use crate::{lanes, services, telemetry};
+use anyhow::Result;
+use cloudify_core::outbox::runner::OutboxHandle;
+use cloudify_core::router::StoreBacklog;
+use cloudify_core::{Adapter, EnvVars, Platform, Router, Services, SystemClock};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(env: &EnvVars) -> Result<ExitCode> {
+    telemetry::init();
+    let mut app = App::open(env)?;
+    if !app.config.telegram_enabled() && !app.config.dingtalk_enabled() {
+        if std::io::stdin().is_terminal() {
+            eprintln!("No IM platform is configured yet; starting the setup wizard.\n");
+            crate::cli::setup::run(env)?;
+            app = App::open(env)?;
+        }
+        if !app.config.telegram_enabled() && !app.config.dingtalk_enabled() {
+            eprintln!("{}", missing_im_message(&app));
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(daemon(app))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn missing_im_message(app: &App) -> String {
+    format!(
+        "cloudify run: no IM platform is configured, so there is nobody to talk to.\n\
+         Set one of these and start again:\n\
+         \x20 Telegram: TELEGRAM_TOKEN (from @BotFather)\n\
+         \x20 DingTalk: DINGTALK_APP_KEY and DINGTALK_APP_SECRET (internal app, Stream mode)\n\
+         or run `cloudify setup` in a terminal, which writes {}.",
+        cloudify_core::Config::file_in(&app.data_dir).display()
+    )
+}
+
+async fn daemon(app: App) -> Result<()> {
+    let config = Arc::new(app.config.clone());
+    let backlog = Arc::new(StoreBacklog {
+        store: app.store.clone(),
+        cap: config.max_offline_messages,
+    });
+    let services = Services {
+        workspace: Arc::new(cloudify_core::services::Unavailable("OpenCode")),
+        terminal: Arc::new(services::WebTerminalLink::new(&app)),
+        proxy: Arc::new(cloudify_core::services::Unavailable("/proxy")),
+        qr: Arc::new(services::QrPng),
+    };
+    let router = Arc::new(Router::new(
+        app.store.clone(),
+        config.clone(),
+        services,
+        Arc::new(SystemClock),
+    ));
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let mut platforms = Vec::new();
+
+    if config.telegram_enabled() {
+        let tg = crate::platforms::telegram(&app).await?;
+        if let Some(bot) = tg.bot_username() {
+            router.set_telegram_bot(&bot);
+            let b = bot.clone();
+            app.store
+                .call(move |s| s.set_setting(crate::cli::qr::BOT_USERNAME_SETTING, &b))
+                .await?;
+            tracing::info!(bot = %bot, "Telegram bot ready");
+        }
+        let adapter: Arc<dyn Adapter> = tg;
+        router.attach(
+            Platform::Telegram,
+            OutboxHandle::spawn(adapter.clone(), backlog.clone()),
+        );
+        spawn_adapter(adapter, tx.clone());
+        platforms.push("telegram");
+    }
+    if config.dingtalk_enabled() {
+        tracing::warn!(
+            "DingTalk is configured, but this build has no DingTalk adapter yet; it is skipped"
+        );
+    }
+
+    let token = app.notify_token()?;
+    let http = serve(
+        config.http.listen,
+        HttpState {
+            router: router.clone(),
+            token,
+            platforms,
+        },
+    )
+    .await?;
+    print_qr_on_first_start(&app);
+    let lanes = tokio::spawn(lanes::dispatch(rx, router.clone()));
+
+    shutdown_signal().await;
+    tracing::info!("stopping: delivering what is queued (up to 5 s)");
+    for p in [Platform::Telegram, Platform::DingTalk] {
+        if let Some(o) = router.outbox(p) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), o.flush()).await;
+        }
+    }
+    http.abort();
+    lanes.abort();
+    Ok(())
+}
+
+/// Runs an adapter's receive loop for the life of the process.
+fn spawn_adapter(
+    adapter: Arc<dyn Adapter>,
+    tx: tokio::sync::mpsc::Sender<cloudify_core::Incoming>,
+) {
+    tokio::spawn(async move {
+        let platform = adapter.platform();
+        if let Err(e) = adapter.run(tx).await {
+            tracing::error!(%platform, error = %e, "adapter stopped");
+        }
+    });
+}
+
+/// The QR goes to the log (and /data/qr) until someone has bound.
+fn print_qr_on_first_start(app: &App) {
+    let Ok(instances) = app.store.call_now(|s| s.instances()) else {
+        return;
+    };
+    for inst in instances {
+        let id = inst.id;
+        let bound = app
+            .store
+            .call_now(move |s| s.members(id))
+            .map(|m| !m.is_empty())
+            .unwrap_or(true);
+        if !bound {
+            if let Err(e) = crate::cli::qr::print_qr(app, &inst, None) {
+                tracing::warn!(error = %e, "could not print the QR code");
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,179 @@
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router as Axum};
+use cloudify_core::output::Output;
+use cloudify_core::{Router, Secret, i18n};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle_eq::ct_eq;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub router: Arc<Router>,
+    pub token: Secret,
+    pub platforms: Vec<&'static str>,
+}
+
+/// Serves until the task is dropped. Binds first so callers learn about a busy port at once.
+pub async fn serve(
+    addr: SocketAddr,
+    state: HttpState,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {addr} (http.listen / CLOUDIFY_HTTP_LISTEN): {e}")
+    })?;
+    let app = Axum::new()
+        .route("/healthz", get(healthz))
+        .route("/api/notify", post(notify))
+        .route("/api/reset-qr", post(reset_qr))
+        .with_state(state);
+    tracing::info!(%addr, "HTTP port ready (GET /healthz, POST /api/notify)");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    }))
+}
+
+async fn healthz(State(s): State<HttpState>) -> Json<Value> {
+    Json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION"), "platforms": s.platforms }))
+}
+
+fn authorized(s: &HttpState, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    !s.token.is_empty() && ct_eq(given.as_bytes(), s.token.expose().as_bytes())
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    (status, Json(json!({ "ok": false, "error": message })))
+}
+
+#[derive(Deserialize)]
+struct NotifyBody {
+    text: String,
+    instance: Option<String>,
+}
+
+/// Longest notification accepted; adapters split long text, but a script should not flood.
+const MAX_NOTIFY_CHARS: usize = 8000;
+
+async fn find_instance(
+    s: &HttpState,
+    name: Option<String>,
+) -> Result<cloudify_core::store::Instance, Reply> {
+    let all = s
+        .router
+        .store
+        .call(|st| st.instances())
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    match name {
+        Some(n) => all.into_iter().find(|i| i.name == n),
+        None => all.into_iter().next(),
+    }
+    .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such instance"))
+}
+
+async fn notify(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    body: Option<Json<NotifyBody>>,
+) -> Reply {
+    if !authorized(&s, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (http.notify_token)",
+        );
+    }
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "body must be JSON: {\"text\": \"…\", \"instance\": \"name\"}",
+        );
+    };
+    if body.text.trim().is_empty() || body.text.chars().count() > MAX_NOTIFY_CHARS {
+        return error(StatusCode::BAD_REQUEST, "text must be 1 to 8000 characters");
+    }
+    let inst = match find_instance(&s, body.instance).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let text = cloudify_core::redact::redact(&body.text);
+    let sent = s
+        .router
+        .broadcast(inst.id, None, |l| {
+            Output::notice(format!("{} {text}", l.pick("🔔", "🔔")))
+        })
+        .await;
+    match sent {
+        Ok(d) => (
+            StatusCode::OK,
+            Json(json!({ "ok": true, "recipients": d.len() })),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    instance: Option<String>,
+}
+
+async fn reset_qr(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    body: Option<Json<ResetBody>>,
+) -> Reply {
+    if !authorized(&s, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (http.notify_token)",
+        );
+    }
+    let inst = match find_instance(&s, body.and_then(|Json(b)| b.instance)).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let id = inst.id;
+    let kicked = match s.router.store.call(move |st| st.reset_qr(id)).await {
+        Ok((_, k)) => k,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    for key in &kicked {
+        let k = key.clone();
+        if let Ok(Some(user)) = s.router.store.call(move |st| st.user(&k)).await {
+            let l = s.router.lang_of(&user);
+            let _ = s
+                .router
+                .send_to_user(
+                    &user,
+                    None,
+                    Output::notice(i18n::kicked_by_reset(l, &inst.name)),
+                )
+                .await;
+        }
+    }
+    (
+        StatusCode::OK,
+        Json(json!({ "ok": true, "removed": kicked.len() })),
+    )
+}
+
+mod subtle_eq {
+    /// Constant-time comparison for the bearer token.
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}

@@ -1,0 +1,308 @@
+//! The `cloudify` binary as a user runs it: real process, temp data dir, fake Bot API.
+
+use cloudify_testkit::fake_telegram::{FakeTelegram, User};
+use image::{GrayImage, Luma};
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn cloudify(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cloudify"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CLOUDIFY_DATA_DIR", data)
+        .env("CLOUDIFY_UPDATE_CHECK", "false")
+        .env("RUST_LOG", "info");
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    c.stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Decodes the half-block QR that `cloudify qr` prints, as a phone camera would.
+fn decode_terminal_qr(out: &str) -> String {
+    let lines: Vec<Vec<char>> = out
+        .lines()
+        .filter(|l| l.starts_with("\x1b[30;47m"))
+        .map(|l| {
+            l.replace("\x1b[30;47m", "")
+                .replace("\x1b[0m", "")
+                .chars()
+                .collect()
+        })
+        .collect();
+    assert!(!lines.is_empty(), "no QR in output:\n{out}");
+    let (w, h, s) = (lines[0].len() as u32, lines.len() as u32 * 2, 4);
+    let img = GrayImage::from_fn(w * s, h * s, |px, py| {
+        let (x, y) = ((px / s) as usize, (py / s) as usize);
+        let dark = match lines[y / 2][x] {
+            '█' => true,
+            '▀' => y % 2 == 0,
+            '▄' => y % 2 == 1,
+            _ => false,
+        };
+        Luma([if dark { 0 } else { 255 }])
+    });
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
+}
+
+#[test]
+fn qr_prints_a_scannable_code_and_saves_a_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(cloudify(dir.path()).arg("qr"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let payload = decode_terminal_qr(&text);
+    // Without a known bot the QR holds the long form, which `/bind` accepts.
+    assert!(text.contains(&format!("/bind {payload}")), "{text}");
+    let png = image::open(dir.path().join("qr/workspace.png"))
+        .unwrap()
+        .to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(png);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids[0].decode().unwrap().1, payload);
+    assert!(text.contains("DingTalk"));
+}
+
+#[test]
+fn instance_names_collide_into_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        assert!(
+            run(cloudify(dir.path()).args(["instance", "add", "api", "--dir", "/srv/api"]))
+                .status
+                .success()
+        );
+    }
+    let list = stdout(&run(cloudify(dir.path()).args(["instance", "list"])));
+    assert!(list.contains("api ") && list.contains("api-1 "), "{list}");
+    let o = run(cloudify(dir.path()).args(["instance", "add", "x", "--dir", "relative"]));
+    assert!(!o.status.success() && stderr(&o).contains("absolute"));
+    assert!(
+        run(cloudify(dir.path()).args(["instance", "rename", "api-1", "api"]))
+            .status
+            .success()
+    );
+    assert!(
+        run(cloudify(dir.path()).args(["instance", "remove", "api-1"]))
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn bad_config_names_the_key_and_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), "telegram:\n  tokne: x\n").unwrap();
+    let o = run(cloudify(dir.path()).arg("qr"));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("tokne") && err.contains("config.yaml"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("config.yaml")).unwrap();
+    let o = run(cloudify(dir.path())
+        .arg("doctor")
+        .env("OPENCODE_URL", "localhost:4096"));
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains("OPENCODE_URL"), "{}", stdout(&o));
+}
+
+#[test]
+fn run_without_any_im_says_which_variables_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(cloudify(dir.path()).arg("run"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("TELEGRAM_TOKEN") && err.contains("DINGTALK_APP_KEY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn notify_without_a_running_bot_warns_without_failing_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let o = run(cloudify(dir.path())
+        .args(["notify", "build", "done"])
+        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}")));
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("not delivered"));
+    let o = run(cloudify(dir.path())
+        .args(["notify", "--strict", "x"])
+        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}")));
+    assert!(!o.status.success());
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_wizard_checks_the_token_and_writes_a_private_config() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cloudify(dir.path())
+        .arg("setup")
+        .env(
+            "TELEGRAM_API_URL",
+            tg.api_url().as_str().trim_end_matches('/'),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answers = format!(
+        "123:wrong-token-abcdefgh\n{}\n\nsocks5://u:p@127.0.0.1:1080\n",
+        tg.token()
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("✗ Telegram refused this token"), "{out}");
+    assert!(out.contains("✓ bot @cloudify_test_bot"), "{out}");
+    assert!(!out.contains(tg.token()), "the token is never echoed");
+    let path = dir.path().join("config.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains(tg.token()) && yaml.contains("socks5://u:p@127.0.0.1:1080"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = reqwest::Client::new();
+    while Instant::now() < deadline {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cloudify run did not become healthy");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_binds_by_deep_link_answers_commands_and_relays_notifications() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("run.log")).unwrap();
+    let configure = |c: &mut Command| {
+        c.env("TELEGRAM_TOKEN", tg.token())
+            .env(
+                "TELEGRAM_API_URL",
+                tg.api_url().as_str().trim_end_matches('/'),
+            )
+            .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+            .env("OPENCODE_URL", "http://127.0.0.1:9");
+    };
+    let mut cmd = cloudify(dir.path());
+    configure(&mut cmd);
+    let _daemon = Daemon(
+        cmd.arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(port).await;
+    let health: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["platforms"][0], "telegram");
+
+    // Once the bot knows its username, the QR holds a t.me deep link.
+    let mut qr = cloudify(dir.path());
+    configure(&mut qr);
+    let text = stdout(&run(qr.arg("qr")));
+    let link = decode_terminal_qr(&text);
+    let token = link
+        .strip_prefix("https://t.me/cloudify_test_bot?start=")
+        .expect(&link)
+        .to_string();
+    assert!(token.len() <= 64);
+
+    let alice = User::new(42, "Alice").username("alice").language_code("en");
+    let t = Duration::from_secs(10);
+    tg.user_sends_text(&alice, "hello?");
+    tg.wait_for_message(42, |m| m.text().contains("not bound"), t)
+        .await;
+    tg.user_starts(&alice, Some(&format!("{}x", &token[..token.len() - 1])));
+    tg.wait_for_message(42, |m| m.text().contains("invalid"), t)
+        .await;
+    tg.user_starts(&alice, Some(&token));
+    tg.wait_for_message(42, |m| m.text().contains("Bound to [workspace]"), t)
+        .await;
+    tg.wait_for_message(42, |m| m.text().contains("OpenCode"), t)
+        .await;
+    assert!(!tg.commands().is_empty(), "the command menu was registered");
+
+    let mut notify = cloudify(dir.path());
+    configure(&mut notify);
+    let o = run(notify.args(["notify", "deploy", "finished"]));
+    assert!(
+        o.status.success() && stdout(&o).contains("1 user"),
+        "{}",
+        stderr(&o)
+    );
+    tg.wait_for_message(42, |m| m.text().contains("deploy finished"), t)
+        .await;
+
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    assert!(
+        !log.contains(tg.token()),
+        "the bot token never reaches the log"
+    );
+    assert_eq!(tg.rate_limited_count(), 0);
+}
