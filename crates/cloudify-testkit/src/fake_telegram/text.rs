@@ -69,17 +69,27 @@ fn trim(p: Parsed) -> Parsed {
     Parsed { text, entities }
 }
 
-/// `/cmd` at the start of a user's text, as Telegram clients mark it.
+/// `/cmd` or `/cmd@bot` at the start of a user's text, as Telegram clients mark it: command
+/// names are `[A-Za-z0-9_]`, so `/reset-qr` is marked as `/reset` only.
 pub(crate) fn command_entities(text: &str) -> Vec<Entity> {
-    if !text.starts_with('/') {
+    let word = |s: &str| {
+        s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len())
+    };
+    let Some(rest) = text.strip_prefix('/') else {
+        return vec![];
+    };
+    let mut end = 1 + word(rest);
+    if end == 1 {
         return vec![];
     }
-    let end = text.find(char::is_whitespace).unwrap_or(text.len());
-    vec![Entity::new(
-        "bot_command",
-        0,
-        text[..end].encode_utf16().count(),
-    )]
+    if let Some(bot) = text[end..].strip_prefix('@') {
+        let len = word(bot);
+        if len > 0 {
+            end += 1 + len;
+        }
+    }
+    vec![Entity::new("bot_command", 0, end)]
 }
 
 #[cfg(test)]
@@ -91,6 +101,16 @@ mod tests {
         let t = format("\n  <b>hi</b> there \n", Some("HTML"), None).unwrap();
         assert_eq!(t.text, "hi there");
         assert_eq!(t.entities, vec![Entity::new("bold", 0, 2)]);
+    }
+
+    #[test]
+    fn command_entity_stops_where_telegram_does() {
+        let len = |t: &str| command_entities(t).first().map(|e| e.length);
+        assert_eq!(len("/start abc"), Some(6));
+        assert_eq!(len("/start@cloudify_test_bot x"), Some(24));
+        assert_eq!(len("/reset-qr"), Some(6));
+        assert_eq!(len("/ x"), None);
+        assert_eq!(len("hi /start"), None);
     }
 
     #[test]
