@@ -64,7 +64,10 @@ impl Prompt {
     /// A plain text prompt.
     #[must_use]
     pub fn text(text: impl Into<String>) -> Self {
-        Self { parts: vec![PromptPart::text(text)], ..Self::default() }
+        Self {
+            parts: vec![PromptPart::text(text)],
+            ..Self::default()
+        }
     }
 
     /// Adds a part.
@@ -92,8 +95,19 @@ impl Client {
     ///
     /// # Errors
     /// Transport, status or decode errors.
-    pub async fn list_sessions(&self, limit: Option<u32>, search: Option<&str>, roots: bool) -> Result<Vec<Session>> {
+    pub async fn list_sessions(
+        &self,
+        limit: Option<u32>,
+        search: Option<&str>,
+        roots: bool,
+    ) -> Result<Vec<Session>> {
         let mut rb = self.request(Method::GET, "session")?;
+        // The header routes to the instance but does not filter the list: directories of
+        // one project (all non-git dirs share project "global") would see each other's
+        // sessions. The query parameter filters.
+        if let Some(dir) = self.directory() {
+            rb = rb.query(&[("directory", dir)]);
+        }
         if let Some(l) = limit {
             rb = rb.query(&[("limit", l.to_string())]);
         }
@@ -120,9 +134,14 @@ impl Client {
         }
         if let Some(m) = &opts.model {
             // Session objects name the model `id`, prompts name it `modelID`.
-            body.insert("model".into(), json!({"id": m.model_id, "providerID": m.provider_id}));
+            body.insert(
+                "model".into(),
+                json!({"id": m.model_id, "providerID": m.provider_id}),
+            );
         }
-        let rb = self.request(Method::POST, "session")?.json(&Value::Object(body));
+        let rb = self
+            .request(Method::POST, "session")?
+            .json(&Value::Object(body));
         self.json("POST /session", rb).await
     }
 
@@ -158,7 +177,12 @@ impl Client {
     ///
     /// # Errors
     /// Transport, status or decode errors.
-    pub async fn messages(&self, id: &str, limit: Option<u32>, before: Option<&str>) -> Result<MessagePage> {
+    pub async fn messages(
+        &self,
+        id: &str,
+        limit: Option<u32>,
+        before: Option<&str>,
+    ) -> Result<MessagePage> {
         let what = "GET /session/{id}/message";
         let mut rb = self.request(Method::GET, &format!("session/{}/message", enc(id)))?;
         if let Some(l) = limit {
@@ -181,11 +205,23 @@ impl Client {
             .unwrap_or_default()
             .to_owned();
         if !ct.contains("json") {
-            return Err(Error::NotJson { what: what.to_owned(), content_type: ct });
+            return Err(Error::NotJson {
+                what: what.to_owned(),
+                content_type: ct,
+            });
         }
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport { what: what.to_owned(), source: e })?;
-        let messages = serde_json::from_slice(&bytes).map_err(|e| Error::Decode { what: what.to_owned(), source: e })?;
-        Ok(MessagePage { messages, next_cursor })
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
+            what: what.to_owned(),
+            source: e,
+        })?;
+        let messages = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+            what: what.to_owned(),
+            source: e,
+        })?;
+        Ok(MessagePage {
+            messages,
+            next_cursor,
+        })
     }
 
     /// `GET /session/{id}/message/{messageID}`.
@@ -193,7 +229,10 @@ impl Client {
     /// # Errors
     /// Transport, status or decode errors.
     pub async fn message(&self, id: &str, message_id: &str) -> Result<MessageWithParts> {
-        let rb = self.request(Method::GET, &format!("session/{}/message/{}", enc(id), enc(message_id)))?;
+        let rb = self.request(
+            Method::GET,
+            &format!("session/{}/message/{}", enc(id), enc(message_id)),
+        )?;
         self.json("GET /session/{id}/message/{msg}", rb).await
     }
 
@@ -203,7 +242,9 @@ impl Client {
     /// # Errors
     /// Transport or status errors.
     pub async fn prompt_async(&self, id: &str, prompt: &Prompt) -> Result<()> {
-        let rb = self.request(Method::POST, &format!("session/{}/prompt_async", enc(id)))?.json(prompt);
+        let rb = self
+            .request(Method::POST, &format!("session/{}/prompt_async", enc(id)))?
+            .json(prompt);
         self.no_content("POST /session/{id}/prompt_async", rb).await
     }
 
@@ -230,12 +271,22 @@ impl Client {
     ///
     /// # Errors
     /// `Status{404}` when the request is unknown or already answered.
-    pub async fn reply_permission(&self, request_id: &str, reply: PermissionReply, message: Option<&str>) -> Result<bool> {
+    pub async fn reply_permission(
+        &self,
+        request_id: &str,
+        reply: PermissionReply,
+        message: Option<&str>,
+    ) -> Result<bool> {
         let mut body = json!({ "reply": reply });
         if let Some(m) = message.filter(|m| !m.is_empty()) {
             body["message"] = json!(m);
         }
-        let rb = self.request(Method::POST, &format!("permission/{}/reply", enc(request_id)))?.json(&body);
+        let rb = self
+            .request(
+                Method::POST,
+                &format!("permission/{}/reply", enc(request_id)),
+            )?
+            .json(&body);
         self.json("POST /permission/{id}/reply", rb).await
     }
 
@@ -264,7 +315,10 @@ impl Client {
     /// # Errors
     /// Transport, status or decode errors.
     pub async fn reject_question(&self, request_id: &str) -> Result<bool> {
-        let rb = self.request(Method::POST, &format!("question/{}/reject", enc(request_id)))?;
+        let rb = self.request(
+            Method::POST,
+            &format!("question/{}/reject", enc(request_id)),
+        )?;
         self.json("POST /question/{id}/reject", rb).await
     }
 
@@ -282,7 +336,9 @@ impl Client {
     /// # Errors
     /// Transport, status or decode errors.
     pub async fn vcs_diff(&self) -> Result<Vec<FileDiff>> {
-        let rb = self.request(Method::GET, "vcs/diff")?.query(&[("mode", "git")]);
+        let rb = self
+            .request(Method::GET, "vcs/diff")?
+            .query(&[("mode", "git")]);
         self.json("GET /vcs/diff", rb).await
     }
 
@@ -342,13 +398,26 @@ mod tests {
 
     #[test]
     fn prompt_serializes_like_openapi() {
-        let p = Prompt::text("hi").part(PromptPart::file_bytes("image/png", Some("a.png"), b"\x89PNG"));
+        let p = Prompt::text("hi").part(PromptPart::file_bytes(
+            "image/png",
+            Some("a.png"),
+            b"\x89PNG",
+        ));
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["parts"][0], json!({"type":"text","text":"hi"}));
         assert_eq!(v["parts"][1]["type"], "file");
         assert_eq!(v["parts"][1]["url"], "data:image/png;base64,iVBORw==");
         assert!(v.get("model").is_none());
-        let p = Prompt { model: Some(ModelRef { provider_id: "p".into(), model_id: "m".into() }), ..p };
-        assert_eq!(serde_json::to_value(&p).unwrap()["model"], json!({"providerID":"p","modelID":"m"}));
+        let p = Prompt {
+            model: Some(ModelRef {
+                provider_id: "p".into(),
+                model_id: "m".into(),
+            }),
+            ..p
+        };
+        assert_eq!(
+            serde_json::to_value(&p).unwrap()["model"],
+            json!({"providerID":"p","modelID":"m"})
+        );
     }
 }

@@ -16,7 +16,11 @@ pub struct Backoff {
 impl Backoff {
     #[must_use]
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Self { base, cap: cap.max(base), attempt: 0 }
+        Self {
+            base,
+            cap: cap.max(base),
+            attempt: 0,
+        }
     }
 
     /// The delay before the next try; grows until the cap.

@@ -30,8 +30,11 @@ impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Self> {
         let mut headers = HeaderMap::new();
         if let Some(pw) = &cfg.password {
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", cfg.username, pw.expose()));
+            let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                cfg.username,
+                pw.expose()
+            ));
             let mut v = HeaderValue::from_str(&format!("Basic {token}"))
                 .map_err(|_| Error::InvalidUrl("credentials are not a valid header".into()))?;
             v.set_sensitive(true);
@@ -48,7 +51,10 @@ impl Client {
             // Loopback or an explicit URL: never route through an ambient proxy by accident.
             .no_proxy()
             .build()
-            .map_err(|e| Error::Connect { url: cfg.base_url.to_string(), source: e })?;
+            .map_err(|e| Error::Connect {
+                url: cfg.base_url.to_string(),
+                source: e,
+            })?;
         Ok(Self { http, cfg })
     }
 
@@ -82,8 +88,17 @@ impl Client {
     }
 
     /// Sends with the ordinary timeout and maps transport errors.
-    pub(crate) async fn send(&self, what: &str, rb: RequestBuilder, timeout: Duration) -> Result<Response> {
-        let resp = rb.timeout(timeout).send().await.map_err(|e| map_reqwest(what, &self.cfg, timeout, e))?;
+    pub(crate) async fn send(
+        &self,
+        what: &str,
+        rb: RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Response> {
+        let resp = rb
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| map_reqwest(what, &self.cfg, timeout, e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -93,11 +108,20 @@ impl Client {
         }
         let body = resp.text().await.unwrap_or_default();
         let (name, message) = decode_error_body(&body);
-        Err(Error::Status { what: what.to_owned(), status: status.as_u16(), name, message })
+        Err(Error::Status {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            name,
+            message,
+        })
     }
 
     /// Sends and decodes a JSON answer; a non-JSON 2xx (the HTML web UI) is an error.
-    pub(crate) async fn json<T: DeserializeOwned>(&self, what: &str, rb: RequestBuilder) -> Result<T> {
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        rb: RequestBuilder,
+    ) -> Result<T> {
         let resp = self.send(what, rb, self.cfg.request_timeout).await?;
         decode_json(what, &self.cfg, resp).await
     }
@@ -106,7 +130,10 @@ impl Client {
     pub(crate) async fn no_content(&self, what: &str, rb: RequestBuilder) -> Result<()> {
         let resp = self.send(what, rb, self.cfg.request_timeout).await?;
         // Drain the body so the connection is reused.
-        resp.bytes().await.map_err(|e| Error::Transport { what: what.to_owned(), source: e })?;
+        resp.bytes().await.map_err(|e| Error::Transport {
+            what: what.to_owned(),
+            source: e,
+        })?;
         Ok(())
     }
 
@@ -167,7 +194,9 @@ impl Client {
     ///
     /// # Errors
     /// When the connection or the response headers fail within the connect/request timeout.
-    pub async fn subscribe(&self) -> Result<impl Stream<Item = Result<Event>> + Send + 'static + use<>> {
+    pub async fn subscribe(
+        &self,
+    ) -> Result<impl Stream<Item = Result<Event>> + Send + 'static + use<>> {
         let frames = self.subscribe_frames("event").await?;
         Ok(frames.map(|r| r.map(|f| Event::parse(&f.data))))
     }
@@ -181,12 +210,17 @@ impl Client {
         path: &str,
     ) -> Result<impl Stream<Item = Result<SseFrame>> + Send + 'static + use<>> {
         let what = format!("GET /{path}");
-        let rb = self.request(Method::GET, path)?.header(header::ACCEPT, "text/event-stream");
+        let rb = self
+            .request(Method::GET, path)?
+            .header(header::ACCEPT, "text/event-stream");
         // Only the response head is bounded; the body is long-lived.
         let send = rb.send();
         let resp = tokio::time::timeout(self.cfg.request_timeout, send)
             .await
-            .map_err(|_| Error::Timeout { what: what.clone(), after: self.cfg.request_timeout })?
+            .map_err(|_| Error::Timeout {
+                what: what.clone(),
+                after: self.cfg.request_timeout,
+            })?
             .map_err(|e| map_reqwest(&what, &self.cfg, self.cfg.request_timeout, e))?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(Error::Unauthorized);
@@ -201,7 +235,10 @@ impl Client {
         }
         let ct = content_type(&resp);
         if !ct.starts_with("text/event-stream") {
-            return Err(Error::NotJson { what, content_type: ct });
+            return Err(Error::NotJson {
+                what,
+                content_type: ct,
+            });
         }
         let mut parser = SseParser::new();
         let body = resp.bytes_stream();
@@ -213,7 +250,10 @@ impl Client {
                         parser.push(&bytes, &mut out);
                         out.into_iter().map(Ok).collect::<Vec<_>>()
                     }
-                    Err(e) => vec![Err(Error::Transport { what: what.clone(), source: e })],
+                    Err(e) => vec![Err(Error::Transport {
+                        what: what.clone(),
+                        source: e,
+                    })],
                 }
             })
             .flat_map(futures::stream::iter);
@@ -229,22 +269,44 @@ fn content_type(resp: &Response) -> String {
         .to_ascii_lowercase()
 }
 
-async fn decode_json<T: DeserializeOwned>(what: &str, cfg: &ClientConfig, resp: Response) -> Result<T> {
+async fn decode_json<T: DeserializeOwned>(
+    what: &str,
+    cfg: &ClientConfig,
+    resp: Response,
+) -> Result<T> {
     let ct = content_type(&resp);
     if !ct.contains("json") {
-        return Err(Error::NotJson { what: what.to_owned(), content_type: ct });
+        return Err(Error::NotJson {
+            what: what.to_owned(),
+            content_type: ct,
+        });
     }
-    let bytes = resp.bytes().await.map_err(|e| map_reqwest(what, cfg, cfg.request_timeout, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Decode { what: what.to_owned(), source: e })
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| map_reqwest(what, cfg, cfg.request_timeout, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        what: what.to_owned(),
+        source: e,
+    })
 }
 
 fn map_reqwest(what: &str, cfg: &ClientConfig, timeout: Duration, e: reqwest::Error) -> Error {
     if e.is_timeout() {
-        Error::Timeout { what: what.to_owned(), after: timeout }
+        Error::Timeout {
+            what: what.to_owned(),
+            after: timeout,
+        }
     } else if e.is_connect() {
-        Error::Connect { url: cfg.base_url.to_string(), source: e }
+        Error::Connect {
+            url: cfg.base_url.to_string(),
+            source: e,
+        }
     } else {
-        Error::Transport { what: what.to_owned(), source: e }
+        Error::Transport {
+            what: what.to_owned(),
+            source: e,
+        }
     }
 }
 
@@ -275,7 +337,9 @@ mod tests {
     #[test]
     fn error_bodies() {
         assert_eq!(
-            decode_error_body(r#"{"name":"NotFoundError","data":{"message":"Session not found: x"}}"#),
+            decode_error_body(
+                r#"{"name":"NotFoundError","data":{"message":"Session not found: x"}}"#
+            ),
             ("NotFoundError".into(), "Session not found: x".into())
         );
         assert_eq!(

@@ -63,7 +63,8 @@ impl ClientConfig {
     /// # Errors
     /// [`Error::InvalidUrl`] when `base_url` is not an absolute http(s) URL.
     pub fn new(base_url: &str) -> Result<Self> {
-        let mut url = Url::parse(base_url).map_err(|e| Error::InvalidUrl(format!("{base_url}: {e}")))?;
+        let mut url =
+            Url::parse(base_url).map_err(|e| Error::InvalidUrl(format!("{base_url}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
             return Err(Error::InvalidUrl(base_url.to_owned()));
         }
@@ -135,7 +136,13 @@ mod tests {
 
     #[test]
     fn base_url_gets_slash_and_rejects_garbage() {
-        assert_eq!(ClientConfig::new("http://h:1/oc").unwrap().base_url.as_str(), "http://h:1/oc/");
+        assert_eq!(
+            ClientConfig::new("http://h:1/oc")
+                .unwrap()
+                .base_url
+                .as_str(),
+            "http://h:1/oc/"
+        );
         assert!(ClientConfig::new("ftp://h").is_err());
         assert!(ClientConfig::new("nope").is_err());
     }

@@ -23,9 +23,16 @@ pub enum Error {
     Unauthorized,
     /// A non-success HTTP status with OpenCode's error body decoded when possible.
     #[error("OpenCode answered {status} for {what}: {name}: {message}")]
-    Status { what: String, status: u16, name: String, message: String },
+    Status {
+        what: String,
+        status: u16,
+        name: String,
+        message: String,
+    },
     /// A 2xx answer that is not JSON: unknown routes answer 200 text/html (the web UI).
-    #[error("OpenCode answered {content_type:?} instead of JSON for {what} (unknown route or old server?)")]
+    #[error(
+        "OpenCode answered {content_type:?} instead of JSON for {what} (unknown route or old server?)"
+    )]
     NotJson { what: String, content_type: String },
     /// JSON that does not match the expected shape.
     #[error("cannot decode OpenCode answer for {what}: {source}")]

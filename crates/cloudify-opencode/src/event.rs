@@ -16,32 +16,94 @@ use crate::types::{
 pub enum Event {
     ServerConnected,
     ServerHeartbeat,
-    SessionCreated { session: Session },
-    SessionUpdated { session: Session },
-    SessionDeleted { session: Session },
-    SessionStatus { session_id: String, status: SessionStatus },
-    SessionIdle { session_id: String },
-    SessionError { session_id: Option<String>, error: ApiErrorInfo },
-    SessionDiff { session_id: String, diff: Value },
-    MessageUpdated { info: MessageInfo },
-    MessageRemoved { session_id: String, message_id: String },
-    PartUpdated { part: Part },
-    PartDelta { session_id: String, message_id: String, part_id: String, field: String, delta: String },
-    PartRemoved { session_id: String, message_id: String, part_id: String },
-    PermissionAsked { request: PermissionRequest },
-    PermissionReplied { session_id: String, request_id: String, reply: PermissionReply },
-    QuestionAsked { request: QuestionRequest },
-    QuestionReplied { session_id: String, request_id: String, answers: Vec<Vec<String>> },
-    QuestionRejected { session_id: String, request_id: String },
-    TodoUpdated { session_id: String, todos: Vec<Todo> },
-    FileEdited { file: String },
-    FileWatcherUpdated { file: String, event: String },
+    SessionCreated {
+        session: Session,
+    },
+    SessionUpdated {
+        session: Session,
+    },
+    SessionDeleted {
+        session: Session,
+    },
+    SessionStatus {
+        session_id: String,
+        status: SessionStatus,
+    },
+    SessionIdle {
+        session_id: String,
+    },
+    SessionError {
+        session_id: Option<String>,
+        error: ApiErrorInfo,
+    },
+    SessionDiff {
+        session_id: String,
+        diff: Value,
+    },
+    MessageUpdated {
+        info: MessageInfo,
+    },
+    MessageRemoved {
+        session_id: String,
+        message_id: String,
+    },
+    PartUpdated {
+        part: Part,
+    },
+    PartDelta {
+        session_id: String,
+        message_id: String,
+        part_id: String,
+        field: String,
+        delta: String,
+    },
+    PartRemoved {
+        session_id: String,
+        message_id: String,
+        part_id: String,
+    },
+    PermissionAsked {
+        request: PermissionRequest,
+    },
+    PermissionReplied {
+        session_id: String,
+        request_id: String,
+        reply: PermissionReply,
+    },
+    QuestionAsked {
+        request: QuestionRequest,
+    },
+    QuestionReplied {
+        session_id: String,
+        request_id: String,
+        answers: Vec<Vec<String>>,
+    },
+    QuestionRejected {
+        session_id: String,
+        request_id: String,
+    },
+    TodoUpdated {
+        session_id: String,
+        todos: Vec<Todo>,
+    },
+    FileEdited {
+        file: String,
+    },
+    FileWatcherUpdated {
+        file: String,
+        event: String,
+    },
     /// The directory's instance was disposed; the `/event` stream closes next.
-    InstanceDisposed { directory: String },
+    InstanceDisposed {
+        directory: String,
+    },
     /// `/global/event` only.
     GlobalDisposed,
     /// Anything else (`plugin.added`, `sync`, v2 events, …) or a malformed known type.
-    Unknown { kind: String, raw: Value },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 /// A `/global/event` item: the event plus the directory it belongs to.
@@ -117,14 +179,21 @@ impl Event {
     pub fn parse(data: &str) -> Self {
         match serde_json::from_str::<Value>(data) {
             Ok(v) => Self::from_value(v),
-            Err(_) => Self::Unknown { kind: String::new(), raw: Value::String(data.to_owned()) },
+            Err(_) => Self::Unknown {
+                kind: String::new(),
+                raw: Value::String(data.to_owned()),
+            },
         }
     }
 
     /// Decodes an `{type, properties}` envelope.
     #[must_use]
     pub fn from_value(v: Value) -> Self {
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let props = v.get("properties").cloned().unwrap_or(Value::Null);
         match decode(&kind, props) {
             Ok(Some(ev)) => ev,
@@ -145,13 +214,23 @@ impl GlobalEvent {
             return Self {
                 directory: None,
                 project: None,
-                event: Event::Unknown { kind: String::new(), raw: Value::String(data.to_owned()) },
+                event: Event::Unknown {
+                    kind: String::new(),
+                    raw: Value::String(data.to_owned()),
+                },
             };
         };
-        let directory = v.get("directory").and_then(Value::as_str).map(str::to_owned);
+        let directory = v
+            .get("directory")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let project = v.get("project").and_then(Value::as_str).map(str::to_owned);
         let payload = v.get_mut("payload").map(Value::take).unwrap_or(Value::Null);
-        Self { directory, project, event: Event::from_value(payload) }
+        Self {
+            directory,
+            project,
+            event: Event::from_value(payload),
+        }
     }
 }
 
@@ -272,28 +351,52 @@ fn decode(kind: &str, p: Value) -> Result<Option<Event>, serde_json::Error> {
     Ok(Some(match kind {
         "server.connected" => Event::ServerConnected,
         "server.heartbeat" => Event::ServerHeartbeat,
-        "session.created" => Event::SessionCreated { session: de::<SessionProps>(p)?.info },
-        "session.updated" => Event::SessionUpdated { session: de::<SessionProps>(p)?.info },
-        "session.deleted" => Event::SessionDeleted { session: de::<SessionProps>(p)?.info },
+        "session.created" => Event::SessionCreated {
+            session: de::<SessionProps>(p)?.info,
+        },
+        "session.updated" => Event::SessionUpdated {
+            session: de::<SessionProps>(p)?.info,
+        },
+        "session.deleted" => Event::SessionDeleted {
+            session: de::<SessionProps>(p)?.info,
+        },
         "session.status" => {
             let s: StatusProps = de(p)?;
-            Event::SessionStatus { session_id: s.session_id, status: s.status }
+            Event::SessionStatus {
+                session_id: s.session_id,
+                status: s.status,
+            }
         }
-        "session.idle" => Event::SessionIdle { session_id: de::<SidProps>(p)?.session_id },
+        "session.idle" => Event::SessionIdle {
+            session_id: de::<SidProps>(p)?.session_id,
+        },
         "session.error" => {
             let e: ErrorProps = de(p)?;
-            Event::SessionError { session_id: e.session_id, error: e.error.unwrap_or_default() }
+            Event::SessionError {
+                session_id: e.session_id,
+                error: e.error.unwrap_or_default(),
+            }
         }
         "session.diff" => {
             let d: DiffProps = de(p)?;
-            Event::SessionDiff { session_id: d.session_id, diff: d.diff }
+            Event::SessionDiff {
+                session_id: d.session_id,
+                diff: d.diff,
+            }
         }
-        "message.updated" => Event::MessageUpdated { info: de::<MessageProps>(p)?.info },
+        "message.updated" => Event::MessageUpdated {
+            info: de::<MessageProps>(p)?.info,
+        },
         "message.removed" => {
             let m: MessageRemovedProps = de(p)?;
-            Event::MessageRemoved { session_id: m.session_id, message_id: m.message_id }
+            Event::MessageRemoved {
+                session_id: m.session_id,
+                message_id: m.message_id,
+            }
         }
-        "message.part.updated" => Event::PartUpdated { part: de::<PartProps>(p)?.part },
+        "message.part.updated" => Event::PartUpdated {
+            part: de::<PartProps>(p)?.part,
+        },
         "message.part.delta" => {
             let d: DeltaProps = de(p)?;
             Event::PartDelta {
@@ -306,34 +409,57 @@ fn decode(kind: &str, p: Value) -> Result<Option<Event>, serde_json::Error> {
         }
         "message.part.removed" => {
             let r: PartRemovedProps = de(p)?;
-            Event::PartRemoved { session_id: r.session_id, message_id: r.message_id, part_id: r.part_id }
+            Event::PartRemoved {
+                session_id: r.session_id,
+                message_id: r.message_id,
+                part_id: r.part_id,
+            }
         }
         "permission.asked" => Event::PermissionAsked { request: de(p)? },
         "permission.replied" => {
             let r: RepliedProps = de(p)?;
-            Event::PermissionReplied { session_id: r.session_id, request_id: r.request_id, reply: r.reply }
+            Event::PermissionReplied {
+                session_id: r.session_id,
+                request_id: r.request_id,
+                reply: r.reply,
+            }
         }
         "question.asked" => Event::QuestionAsked { request: de(p)? },
         "question.replied" => {
             let r: QuestionRepliedProps = de(p)?;
-            Event::QuestionReplied { session_id: r.session_id, request_id: r.request_id, answers: r.answers }
+            Event::QuestionReplied {
+                session_id: r.session_id,
+                request_id: r.request_id,
+                answers: r.answers,
+            }
         }
         "question.rejected" => {
             let r: QuestionRejectedProps = de(p)?;
-            Event::QuestionRejected { session_id: r.session_id, request_id: r.request_id }
+            Event::QuestionRejected {
+                session_id: r.session_id,
+                request_id: r.request_id,
+            }
         }
         "todo.updated" => {
             let t: TodoProps = de(p)?;
-            Event::TodoUpdated { session_id: t.session_id, todos: t.todos }
+            Event::TodoUpdated {
+                session_id: t.session_id,
+                todos: t.todos,
+            }
         }
-        "file.edited" => Event::FileEdited { file: de::<FileProps>(p)?.file },
+        "file.edited" => Event::FileEdited {
+            file: de::<FileProps>(p)?.file,
+        },
         "file.watcher.updated" => {
             let f: FileProps = de(p)?;
-            Event::FileWatcherUpdated { file: f.file, event: f.event }
+            Event::FileWatcherUpdated {
+                file: f.file,
+                event: f.event,
+            }
         }
-        "server.instance.disposed" => {
-            Event::InstanceDisposed { directory: de::<DisposedProps>(p)?.directory }
-        }
+        "server.instance.disposed" => Event::InstanceDisposed {
+            directory: de::<DisposedProps>(p)?.directory,
+        },
         "global.disposed" => Event::GlobalDisposed,
         _ => return Ok(None),
     }))
@@ -347,7 +473,9 @@ mod tests {
     #[test]
     fn unknown_and_malformed_are_kept_raw() {
         let e = Event::parse(r#"{"type":"plugin.added","properties":{"x":1}}"#);
-        assert!(matches!(&e, Event::Unknown { kind, raw } if kind == "plugin.added" && raw["properties"]["x"] == 1));
+        assert!(
+            matches!(&e, Event::Unknown { kind, raw } if kind == "plugin.added" && raw["properties"]["x"] == 1)
+        );
         let e = Event::parse(r#"{"type":"session.status","properties":{"nope":1}}"#);
         assert!(matches!(&e, Event::Unknown { kind, .. } if kind == "session.status"));
         assert!(matches!(Event::parse("not json"), Event::Unknown { .. }));
@@ -362,7 +490,11 @@ mod tests {
             e,
             Event::SessionStatus {
                 session_id: "ses_1".into(),
-                status: SessionStatus::Retry { attempt: 2, message: "boom".into(), next: 5 }
+                status: SessionStatus::Retry {
+                    attempt: 2,
+                    message: "boom".into(),
+                    next: 5
+                }
             }
         );
     }
@@ -373,6 +505,11 @@ mod tests {
             r#"{"directory":"/p","project":"x","payload":{"type":"session.idle","properties":{"sessionID":"ses_1"}}}"#,
         );
         assert_eq!(g.directory.as_deref(), Some("/p"));
-        assert_eq!(g.event, Event::SessionIdle { session_id: "ses_1".into() });
+        assert_eq!(
+            g.event,
+            Event::SessionIdle {
+                session_id: "ses_1".into()
+            }
+        );
     }
 }

@@ -70,7 +70,10 @@ impl SseParser {
             self.process_line(&line, out);
         }
         if self.line.len() + chunk.len() > MAX_FRAME_BYTES {
-            tracing::warn!(len = self.line.len() + chunk.len(), "sse line too long, dropped");
+            tracing::warn!(
+                len = self.line.len() + chunk.len(),
+                "sse line too long, dropped"
+            );
             self.line.clear();
             self.reset_frame();
             return;
@@ -174,7 +177,8 @@ mod tests {
 
     #[test]
     fn multi_line_data_comments_and_fields() {
-        let out = parse_all(&[b": heartbeat\n\nevent: x\nid: 7\ndata: l1\ndata:l2\nretry: 5\nfoo\n\n"]);
+        let out =
+            parse_all(&[b": heartbeat\n\nevent: x\nid: 7\ndata: l1\ndata:l2\nretry: 5\nfoo\n\n"]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].data, "l1\nl2");
         assert_eq!(out[0].event.as_deref(), Some("x"));

@@ -11,10 +11,17 @@ const MAX_CHARS: usize = 160;
 #[must_use]
 pub fn summarize(tool: &str, state: &ToolState) -> String {
     let input = state.input();
-    let field = |k: &str| input.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let field = |k: &str| {
+        input
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     let picked = match tool {
         "bash" => field("command"),
-        "read" | "edit" | "write" | "patch" | "multiedit" => field("filePath").or_else(|| field("filepath")),
+        "read" | "edit" | "write" | "patch" | "multiedit" => {
+            field("filePath").or_else(|| field("filepath"))
+        }
         "glob" | "grep" => field("pattern"),
         "webfetch" => field("url"),
         "task" => field("description"),
@@ -23,7 +30,10 @@ pub fn summarize(tool: &str, state: &ToolState) -> String {
     }
     .map(str::to_owned);
     let picked = picked.or_else(|| match tool {
-        "todowrite" => input.get("todos").and_then(Value::as_array).map(|t| format!("{} todos", t.len())),
+        "todowrite" => input
+            .get("todos")
+            .and_then(Value::as_array)
+            .map(|t| format!("{} todos", t.len())),
         "question" => input
             .pointer("/questions/0/question")
             .and_then(Value::as_str)
@@ -39,7 +49,11 @@ pub fn summarize(tool: &str, state: &ToolState) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
+    let first = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim();
     let more_lines = s.trim().lines().count() > 1;
     let mut out: String = first.chars().take(MAX_CHARS).collect();
     if more_lines || first.chars().count() > MAX_CHARS {
@@ -55,13 +69,31 @@ mod tests {
 
     #[test]
     fn summaries() {
-        let running = |input: Value| ToolState::Running { input, title: None, metadata: Value::Null };
-        assert_eq!(summarize("bash", &running(json!({"command":"cargo test"}))), "cargo test");
+        let running = |input: Value| ToolState::Running {
+            input,
+            title: None,
+            metadata: Value::Null,
+        };
+        assert_eq!(
+            summarize("bash", &running(json!({"command":"cargo test"}))),
+            "cargo test"
+        );
         assert_eq!(summarize("bash", &running(json!({"command":"a\nb"}))), "a…");
-        assert_eq!(summarize("write", &running(json!({"filePath":"/p/x.rs"}))), "/p/x.rs");
-        assert_eq!(summarize("todowrite", &running(json!({"todos":[1,2]}))), "2 todos");
+        assert_eq!(
+            summarize("write", &running(json!({"filePath":"/p/x.rs"}))),
+            "/p/x.rs"
+        );
+        assert_eq!(
+            summarize("todowrite", &running(json!({"todos":[1,2]}))),
+            "2 todos"
+        );
         assert_eq!(summarize("mystery", &running(json!({}))), "mystery");
         let long = "x".repeat(500);
-        assert_eq!(summarize("bash", &running(json!({"command": long}))).chars().count(), MAX_CHARS + 1);
+        assert_eq!(
+            summarize("bash", &running(json!({"command": long})))
+                .chars()
+                .count(),
+            MAX_CHARS + 1
+        );
     }
 }

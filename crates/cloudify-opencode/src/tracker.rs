@@ -60,7 +60,11 @@ struct AssistantMessage {
 enum PartRec {
     /// Text and whether its final snapshot (with `time.end`) arrived.
     Text(String, bool),
-    Tool { tool: String, status: ToolStatus, summary: String },
+    Tool {
+        tool: String,
+        status: ToolStatus,
+        summary: String,
+    },
     Other,
 }
 
@@ -81,16 +85,30 @@ impl Turn {
 
     /// Text of the newest assistant message that has any.
     fn text(&self) -> String {
-        self.messages.values().rev().map(AssistantMessage::text).find(|t| !t.is_empty()).unwrap_or_default()
+        self.messages
+            .values()
+            .rev()
+            .map(AssistantMessage::text)
+            .find(|t| !t.is_empty())
+            .unwrap_or_default()
     }
 
     fn running_tool(&self) -> Option<ToolActivity> {
-        self.messages.values().rev().flat_map(|m| m.parts.values().rev()).find_map(|p| match p {
-            PartRec::Tool { tool, status: ToolStatus::Running, summary } => {
-                Some(ToolActivity { tool: tool.clone(), summary: summary.clone() })
-            }
-            _ => None,
-        })
+        self.messages
+            .values()
+            .rev()
+            .flat_map(|m| m.parts.values().rev())
+            .find_map(|p| match p {
+                PartRec::Tool {
+                    tool,
+                    status: ToolStatus::Running,
+                    summary,
+                } => Some(ToolActivity {
+                    tool: tool.clone(),
+                    summary: summary.clone(),
+                }),
+                _ => None,
+            })
     }
 
     fn last_message(&self) -> Option<&AssistantMessage> {
@@ -121,19 +139,28 @@ impl TurnTracker {
     /// Sessions with a running turn.
     #[must_use]
     pub fn active_sessions(&self) -> Vec<String> {
-        self.sessions.iter().filter(|(_, s)| s.turn.is_some()).map(|(k, _)| k.clone()).collect()
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.turn.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Whether `session_id` has a running turn.
     #[must_use]
     pub fn is_active(&self, session_id: &str) -> bool {
-        self.sessions.get(session_id).is_some_and(|s| s.turn.is_some())
+        self.sessions
+            .get(session_id)
+            .is_some_and(|s| s.turn.is_some())
     }
 
     /// Pending permission requests we know of.
     #[must_use]
     pub fn pending_permissions(&self) -> Vec<PermissionRequest> {
-        self.sessions.values().flat_map(|s| s.permissions.values().cloned()).collect()
+        self.sessions
+            .values()
+            .flat_map(|s| s.permissions.values().cloned())
+            .collect()
     }
 
     /// Applies one server event.
@@ -144,11 +171,13 @@ impl TurnTracker {
         };
         let s = self.sessions.entry(sid.clone()).or_default();
         match event {
-            Event::SessionCreated { session } | Event::SessionUpdated { session } => {
-                if s.title.as_deref() != Some(session.title.as_str()) {
-                    s.title = Some(session.title.clone());
-                    out.push(TurnEvent::SessionUpdated { session: session.clone() });
-                }
+            Event::SessionCreated { session } | Event::SessionUpdated { session }
+                if s.title.as_deref() != Some(session.title.as_str()) =>
+            {
+                s.title = Some(session.title.clone());
+                out.push(TurnEvent::SessionUpdated {
+                    session: session.clone(),
+                });
             }
             Event::SessionDeleted { .. } => {
                 self.sessions.remove(&sid);
@@ -158,10 +187,15 @@ impl TurnTracker {
                     s.idle = false;
                     start_turn(s, &sid, now, &mut out);
                 }
-                SessionStatus::Retry { attempt, message, .. } => {
+                SessionStatus::Retry {
+                    attempt, message, ..
+                } => {
                     s.idle = false;
                     start_turn(s, &sid, now, &mut out);
-                    let info = RetryInfo { attempt: *attempt, message: message.clone() };
+                    let info = RetryInfo {
+                        attempt: *attempt,
+                        message: message.clone(),
+                    };
                     if let Some(t) = s.turn.as_mut() {
                         t.stuck_since.get_or_insert(now);
                         t.last_retry = Some(message.clone());
@@ -173,11 +207,17 @@ impl TurnTracker {
                         }
                     }
                     s.retry = Some(info);
-                    emit(s, &sid, now, &mut out, TurnEvent::Retrying {
-                        session_id: sid.clone(),
-                        attempt: *attempt,
-                        message: message.clone(),
-                    });
+                    emit(
+                        s,
+                        &sid,
+                        now,
+                        &mut out,
+                        TurnEvent::Retrying {
+                            session_id: sid.clone(),
+                            attempt: *attempt,
+                            message: message.clone(),
+                        },
+                    );
                 }
                 SessionStatus::Idle => on_idle(s, &sid, now, &mut out),
             },
@@ -202,13 +242,23 @@ impl TurnTracker {
                     t.dirty = true;
                 }
             }
-            Event::PartUpdated { part } => apply_part(s, &sid, part, now, &mut out),
-            Event::PartDelta { message_id, part_id, field, delta, .. } => {
+            Event::PartUpdated { part } => apply_part(s, &sid, part, Source::Event, now, &mut out),
+            Event::PartDelta {
+                message_id,
+                part_id,
+                field,
+                delta,
+                ..
+            } => {
                 if let Some(t) = s.turn.as_mut()
                     && field == "text"
                     && let Some(m) = t.messages.get_mut(message_id)
                 {
-                    match m.parts.entry(part_id.clone()).or_insert_with(|| PartRec::Text(String::new(), false)) {
+                    match m
+                        .parts
+                        .entry(part_id.clone())
+                        .or_insert_with(|| PartRec::Text(String::new(), false))
+                    {
                         PartRec::Text(text, _) => {
                             text.push_str(delta);
                             t.dirty = true;
@@ -217,31 +267,72 @@ impl TurnTracker {
                     }
                 }
             }
-            Event::PartRemoved { message_id, part_id, .. } => {
+            Event::PartRemoved {
+                message_id,
+                part_id,
+                ..
+            } => {
                 if let Some(m) = s.turn.as_mut().and_then(|t| t.messages.get_mut(message_id)) {
                     m.parts.remove(part_id);
                 }
             }
             Event::PermissionAsked { request } => {
-                if s.permissions.insert(request.id.clone(), request.clone()).is_none() {
-                    emit(s, &sid, now, &mut out, TurnEvent::PermissionAsked { request: request.clone() });
+                let is_new = s
+                    .permissions
+                    .insert(request.id.clone(), request.clone())
+                    .is_none();
+                if is_new {
+                    emit(
+                        s,
+                        &sid,
+                        now,
+                        &mut out,
+                        TurnEvent::PermissionAsked {
+                            request: request.clone(),
+                        },
+                    );
                 }
             }
-            Event::PermissionReplied { request_id, reply, .. } => {
-                if s.permissions.remove(request_id).is_some() {
-                    emit(s, &sid, now, &mut out, TurnEvent::PermissionResolved {
-                        session_id: sid.clone(),
-                        request_id: request_id.clone(),
-                        reply: Some(*reply),
-                    });
+            Event::PermissionReplied {
+                request_id, reply, ..
+            } => {
+                let was_pending = s.permissions.remove(request_id).is_some();
+                if was_pending {
+                    emit(
+                        s,
+                        &sid,
+                        now,
+                        &mut out,
+                        TurnEvent::PermissionResolved {
+                            session_id: sid.clone(),
+                            request_id: request_id.clone(),
+                            reply: Some(*reply),
+                        },
+                    );
                 }
             }
             Event::QuestionAsked { request } => {
-                if s.questions.insert(request.id.clone(), request.clone()).is_none() {
-                    emit(s, &sid, now, &mut out, TurnEvent::QuestionAsked { request: request.clone() });
+                let is_new = s
+                    .questions
+                    .insert(request.id.clone(), request.clone())
+                    .is_none();
+                if is_new {
+                    emit(
+                        s,
+                        &sid,
+                        now,
+                        &mut out,
+                        TurnEvent::QuestionAsked {
+                            request: request.clone(),
+                        },
+                    );
                 }
             }
-            Event::QuestionReplied { request_id, answers, .. } => {
+            Event::QuestionReplied {
+                request_id,
+                answers,
+                ..
+            } => {
                 resolve_question(s, &sid, request_id, Some(answers.clone()), now, &mut out);
             }
             Event::QuestionRejected { request_id, .. } => {
@@ -274,7 +365,10 @@ impl TurnTracker {
         self.sessions
             .iter()
             .filter(|(_, s)| {
-                s.turn.as_ref().and_then(|t| t.idle_since).is_some_and(|i| now.duration_since(i) >= grace)
+                s.turn
+                    .as_ref()
+                    .and_then(|t| t.idle_since)
+                    .is_some_and(|i| now.duration_since(i) >= grace)
             })
             .map(|(k, _)| k.clone())
             .collect()
@@ -289,7 +383,8 @@ impl TurnTracker {
                 s.retry.is_some()
                     && s.turn.as_ref().is_some_and(|t| {
                         t.timed_out_at.is_none()
-                            && t.stuck_since.is_some_and(|st| now.duration_since(st) >= timeout)
+                            && t.stuck_since
+                                .is_some_and(|st| now.duration_since(st) >= timeout)
                     })
             })
             .map(|(k, _)| k.clone())
@@ -302,7 +397,10 @@ impl TurnTracker {
         self.sessions
             .iter()
             .filter(|(_, s)| {
-                s.turn.as_ref().and_then(|t| t.timed_out_at).is_some_and(|at| now.duration_since(at) >= grace)
+                s.turn
+                    .as_ref()
+                    .and_then(|t| t.timed_out_at)
+                    .is_some_and(|at| now.duration_since(at) >= grace)
             })
             .map(|(k, _)| k.clone())
             .collect()
@@ -311,13 +409,22 @@ impl TurnTracker {
     /// Records that the caller aborted `session_id` for exceeding the turn timeout; its
     /// `Done` will carry [`TurnErrorKind::TimedOut`].
     pub fn mark_timed_out(&mut self, session_id: &str, now: Instant) {
-        if let Some(t) = self.sessions.get_mut(session_id).and_then(|s| s.turn.as_mut()) {
+        if let Some(t) = self
+            .sessions
+            .get_mut(session_id)
+            .and_then(|s| s.turn.as_mut())
+        {
             t.timed_out_at = Some(now);
         }
     }
 
     /// Ends a turn now with whatever is known (used when the server cannot tell us more).
-    pub fn force_finish(&mut self, session_id: &str, now: Instant, error: Option<TurnError>) -> Vec<TurnEvent> {
+    pub fn force_finish(
+        &mut self,
+        session_id: &str,
+        now: Instant,
+        error: Option<TurnError>,
+    ) -> Vec<TurnEvent> {
         let mut out = Vec::new();
         if let Some(s) = self.sessions.get_mut(session_id) {
             finish(s, session_id, now, error, &mut out);
@@ -337,7 +444,10 @@ impl TurnTracker {
     ) -> Vec<TurnEvent> {
         let mut out = Vec::new();
         let s = self.sessions.entry(session_id.to_owned()).or_default();
-        let busy = matches!(status, Some(SessionStatus::Busy | SessionStatus::Retry { .. }));
+        let busy = matches!(
+            status,
+            Some(SessionStatus::Busy | SessionStatus::Retry { .. })
+        );
         if busy {
             s.idle = false;
             start_turn(s, session_id, now, &mut out);
@@ -346,31 +456,42 @@ impl TurnTracker {
             return out;
         }
         // The turn's answer lives in the assistant messages after the newest user message.
-        let tail_start = messages.iter().rposition(|m| m.info.role == Role::User).map_or(0, |i| i + 1);
+        let tail_start = messages
+            .iter()
+            .rposition(|m| m.info.role == Role::User)
+            .map_or(0, |i| i + 1);
         for m in &messages[tail_start..] {
             if let Some(t) = s.turn.as_mut() {
                 t.messages.entry(m.info.id.clone()).or_default().info = Some(m.info.clone());
                 t.dirty = true;
             }
             for p in &m.parts {
-                apply_part(s, session_id, p, now, &mut out);
+                apply_part(s, session_id, p, Source::Rest, now, &mut out);
             }
         }
         for m in messages.iter().filter(|m| m.info.role == Role::User) {
             s.user_messages.insert(m.info.id.clone());
         }
-        if let Some(SessionStatus::Retry { attempt, message, .. }) = status {
-            s.retry = Some(RetryInfo { attempt: *attempt, message: message.clone() });
+        if let Some(SessionStatus::Retry {
+            attempt, message, ..
+        }) = status
+        {
+            s.retry = Some(RetryInfo {
+                attempt: *attempt,
+                message: message.clone(),
+            });
             if let Some(t) = s.turn.as_mut() {
                 t.stuck_since.get_or_insert(now);
             }
         }
         if !busy {
             s.idle = true;
-            let final_known = s
-                .turn
-                .as_ref()
-                .is_some_and(|t| t.last_message().and_then(|m| m.info.as_ref()).is_some_and(MessageInfo::is_final) || t.error.is_some());
+            let final_known = s.turn.as_ref().is_some_and(|t| {
+                t.last_message()
+                    .and_then(|m| m.info.as_ref())
+                    .is_some_and(MessageInfo::is_final)
+                    || t.error.is_some()
+            });
             let err = (!final_known).then(|| TurnError {
                 kind: TurnErrorKind::Interrupted,
                 message: "the turn ended without a final answer (OpenCode restarted?)".into(),
@@ -392,23 +513,45 @@ impl TurnTracker {
         let live_p: HashSet<&str> = permissions.iter().map(|p| p.id.as_str()).collect();
         let live_q: HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
         for (sid, s) in &mut self.sessions {
-            let gone: Vec<String> = s.permissions.keys().filter(|k| !live_p.contains(k.as_str())).cloned().collect();
+            let gone: Vec<String> = s
+                .permissions
+                .keys()
+                .filter(|k| !live_p.contains(k.as_str()))
+                .cloned()
+                .collect();
             for id in gone {
                 s.permissions.remove(&id);
-                emit(s, sid, now, &mut out, TurnEvent::PermissionResolved {
-                    session_id: sid.clone(),
-                    request_id: id,
-                    reply: None,
-                });
+                emit(
+                    s,
+                    sid,
+                    now,
+                    &mut out,
+                    TurnEvent::PermissionResolved {
+                        session_id: sid.clone(),
+                        request_id: id,
+                        reply: None,
+                    },
+                );
             }
-            let gone: Vec<String> = s.questions.keys().filter(|k| !live_q.contains(k.as_str())).cloned().collect();
+            let gone: Vec<String> = s
+                .questions
+                .keys()
+                .filter(|k| !live_q.contains(k.as_str()))
+                .cloned()
+                .collect();
             for id in gone {
                 s.questions.remove(&id);
-                emit(s, sid, now, &mut out, TurnEvent::QuestionResolved {
-                    session_id: sid.clone(),
-                    request_id: id,
-                    answers: None,
-                });
+                emit(
+                    s,
+                    sid,
+                    now,
+                    &mut out,
+                    TurnEvent::QuestionResolved {
+                        session_id: sid.clone(),
+                        request_id: id,
+                        answers: None,
+                    },
+                );
             }
         }
         // Stale requests of sessions that are not working (aborted while pending) stay
@@ -433,7 +576,9 @@ fn start_turn(s: &mut SessionTrack, sid: &str, now: Instant, out: &mut Vec<TurnE
         None => {
             s.turn = Some(Turn::new(now));
             s.retry = None;
-            out.push(TurnEvent::Started { session_id: sid.to_owned() });
+            out.push(TurnEvent::Started {
+                session_id: sid.to_owned(),
+            });
         }
     }
 }
@@ -463,22 +608,38 @@ fn try_finish(s: &mut SessionTrack, sid: &str, now: Instant, out: &mut Vec<TurnE
     }
 }
 
-fn finish(s: &mut SessionTrack, sid: &str, now: Instant, error: Option<TurnError>, out: &mut Vec<TurnEvent>) {
+fn finish(
+    s: &mut SessionTrack,
+    sid: &str,
+    now: Instant,
+    error: Option<TurnError>,
+    out: &mut Vec<TurnEvent>,
+) {
     if s.turn.is_none() {
         return;
     }
     flush_progress(s, sid, now, out);
     // Requests of an ended turn are stale even though the server keeps listing them.
     for id in std::mem::take(&mut s.permissions).into_keys() {
-        out.push(TurnEvent::PermissionResolved { session_id: sid.to_owned(), request_id: id, reply: None });
+        out.push(TurnEvent::PermissionResolved {
+            session_id: sid.to_owned(),
+            request_id: id,
+            reply: None,
+        });
     }
     for id in std::mem::take(&mut s.questions).into_keys() {
-        out.push(TurnEvent::QuestionResolved { session_id: sid.to_owned(), request_id: id, answers: None });
+        out.push(TurnEvent::QuestionResolved {
+            session_id: sid.to_owned(),
+            request_id: id,
+            answers: None,
+        });
     }
     let Some(t) = s.turn.take() else { return };
     s.retry = None;
     let last = t.last_message();
-    let msg_error = last.and_then(|m| m.info.as_ref()).and_then(|i| i.error.as_ref());
+    let msg_error = last
+        .and_then(|m| m.info.as_ref())
+        .and_then(|i| i.error.as_ref());
     let mut error = error.or_else(|| t.error.as_ref().or(msg_error).map(TurnError::from_api));
     let text = t.text();
     if error.is_none()
@@ -486,13 +647,21 @@ fn finish(s: &mut SessionTrack, sid: &str, now: Instant, error: Option<TurnError
         && let Some(retry) = &t.last_retry
     {
         // Aborted during retry back-off: OpenCode sends no session.error then.
-        error = Some(TurnError { kind: TurnErrorKind::Aborted, message: format!("stopped while retrying: {retry}") });
+        error = Some(TurnError {
+            kind: TurnErrorKind::Aborted,
+            message: format!("stopped while retrying: {retry}"),
+        });
     }
     if t.timed_out_at.is_some() {
-        let why = error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+        let why = error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
         error = Some(TurnError {
             kind: TurnErrorKind::TimedOut,
-            message: format!("turn aborted after the turn timeout while OpenCode kept retrying: {why}"),
+            message: format!(
+                "turn aborted after the turn timeout while OpenCode kept retrying: {why}"
+            ),
         });
     }
     out.push(TurnEvent::Done(TurnResult {
@@ -534,29 +703,64 @@ fn resolve_question(
     out: &mut Vec<TurnEvent>,
 ) {
     if s.questions.remove(request_id).is_some() {
-        emit(s, sid, now, out, TurnEvent::QuestionResolved {
-            session_id: sid.to_owned(),
-            request_id: request_id.to_owned(),
-            answers,
-        });
+        emit(
+            s,
+            sid,
+            now,
+            out,
+            TurnEvent::QuestionResolved {
+                session_id: sid.to_owned(),
+                request_id: request_id.to_owned(),
+                answers,
+            },
+        );
     }
 }
 
-fn apply_part(s: &mut SessionTrack, sid: &str, part: &Part, now: Instant, out: &mut Vec<TurnEvent>) {
+/// Where a part snapshot comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `message.part.updated`: authoritative.
+    Event,
+    /// REST: an unfinished text part is stored empty until it ends, so it must not wipe
+    /// text we already streamed.
+    Rest,
+}
+
+fn apply_part(
+    s: &mut SessionTrack,
+    sid: &str,
+    part: &Part,
+    src: Source,
+    now: Instant,
+    out: &mut Vec<TurnEvent>,
+) {
     let base = part.base();
     let Some(t) = s.turn.as_mut() else { return };
     // Parts of user messages (the prompt itself) are not part of the answer.
-    let Some(m) = t.messages.get_mut(&base.message_id) else { return };
+    let Some(m) = t.messages.get_mut(&base.message_id) else {
+        return;
+    };
     match part {
         Part::Text { text, end, .. } => {
-            m.parts.insert(base.id.clone(), PartRec::Text(text.clone(), end.is_some()));
+            let streamed_more = matches!(m.parts.get(&base.id), Some(PartRec::Text(have, _)) if have.len() > text.len());
+            if src == Source::Rest && end.is_none() && streamed_more {
+                return;
+            }
+            m.parts
+                .insert(base.id.clone(), PartRec::Text(text.clone(), end.is_some()));
             t.dirty = true;
         }
         Part::StepFinish { .. } => {
             m.parts.insert(base.id.clone(), PartRec::Other);
             t.stuck_since = None;
         }
-        Part::Tool { call_id, tool, state, .. } => {
+        Part::Tool {
+            call_id,
+            tool,
+            state,
+            ..
+        } => {
             let status = match state {
                 ToolState::Pending { .. } => None,
                 ToolState::Running { .. } => Some(ToolStatus::Running),
@@ -572,7 +776,14 @@ fn apply_part(s: &mut SessionTrack, sid: &str, part: &Part, now: Instant, out: &
                 m.parts.entry(base.id.clone()).or_insert(PartRec::Other);
                 return;
             };
-            m.parts.insert(base.id.clone(), PartRec::Tool { tool: tool.clone(), status, summary: summary.clone() });
+            m.parts.insert(
+                base.id.clone(),
+                PartRec::Tool {
+                    tool: tool.clone(),
+                    status,
+                    summary: summary.clone(),
+                },
+            );
             t.dirty = true;
             if prev == Some(status) {
                 return;

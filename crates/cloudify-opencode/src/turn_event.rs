@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::types::{ApiErrorInfo, PermissionReply, PermissionRequest, QuestionRequest, Session, Todo};
+use crate::types::{
+    ApiErrorInfo, PermissionReply, PermissionRequest, QuestionRequest, Session, Todo,
+};
 
 /// One thing that happened to a session's turn, or to the connection.
 ///
@@ -24,16 +26,28 @@ pub enum TurnEvent {
     /// A tool started, finished or failed (one line each in a chat).
     Tool(ToolUpdate),
     /// The LLM call failed transiently and OpenCode retries (it never gives up on 5xx).
-    Retrying { session_id: String, attempt: u32, message: String },
+    Retrying {
+        session_id: String,
+        attempt: u32,
+        message: String,
+    },
     /// The agent needs an approval (Allow once / Always / Reject).
     PermissionAsked { request: PermissionRequest },
     /// A permission was answered (`reply`), or dropped because the turn ended (`None`):
     /// an aborted turn leaves its request pending on the server, but it no longer matters.
-    PermissionResolved { session_id: String, request_id: String, reply: Option<PermissionReply> },
+    PermissionResolved {
+        session_id: String,
+        request_id: String,
+        reply: Option<PermissionReply>,
+    },
     /// The agent asks a question with options.
     QuestionAsked { request: QuestionRequest },
     /// A question was answered (`Some(answers)`), rejected (`Some(empty)`) or dropped (`None`).
-    QuestionResolved { session_id: String, request_id: String, answers: Option<Vec<Vec<String>>> },
+    QuestionResolved {
+        session_id: String,
+        request_id: String,
+        answers: Option<Vec<Vec<String>>>,
+    },
     /// A session was created or its title changed.
     SessionUpdated { session: Session },
     /// The turn is over: idle and the last assistant message is final.
@@ -155,10 +169,15 @@ impl TurnError {
     pub(crate) fn from_api(e: &ApiErrorInfo) -> Self {
         let kind = match e.name.as_str() {
             "MessageAbortedError" => TurnErrorKind::Aborted,
-            "APIError" => TurnErrorKind::Api { status: e.status_code() },
+            "APIError" => TurnErrorKind::Api {
+                status: e.status_code(),
+            },
             other => TurnErrorKind::Other(other.to_owned()),
         };
-        Self { kind, message: e.message() }
+        Self {
+            kind,
+            message: e.message(),
+        }
     }
 }
 

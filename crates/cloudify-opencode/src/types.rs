@@ -192,15 +192,45 @@ impl ToolState {
 /// A message part. Unknown part types decode as [`Part::Other`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
-    Text { base: PartBase, text: String, end: Option<i64>, synthetic: bool },
-    Reasoning { base: PartBase, text: String },
-    Tool { base: PartBase, call_id: String, tool: String, state: ToolState },
-    StepStart { base: PartBase },
-    StepFinish { base: PartBase, reason: String },
-    Patch { base: PartBase, files: Vec<String> },
-    File { base: PartBase, mime: String, filename: Option<String>, url: String },
+    Text {
+        base: PartBase,
+        text: String,
+        end: Option<i64>,
+        synthetic: bool,
+    },
+    Reasoning {
+        base: PartBase,
+        text: String,
+    },
+    Tool {
+        base: PartBase,
+        call_id: String,
+        tool: String,
+        state: ToolState,
+    },
+    StepStart {
+        base: PartBase,
+    },
+    StepFinish {
+        base: PartBase,
+        reason: String,
+    },
+    Patch {
+        base: PartBase,
+        files: Vec<String>,
+    },
+    File {
+        base: PartBase,
+        mime: String,
+        filename: Option<String>,
+        url: String,
+    },
     /// Any other part type (`agent`, `subtask`, `retry`, …), kept raw.
-    Other { base: PartBase, kind: String, raw: Value },
+    Other {
+        base: PartBase,
+        kind: String,
+        raw: Value,
+    },
 }
 
 /// Identity fields every part has.
@@ -265,22 +295,49 @@ impl Part {
             "text" => Self::Text {
                 base: r.base,
                 text: r.text,
-                end: r.time.as_ref().and_then(|t| t.get("end")).and_then(Value::as_i64),
+                end: r
+                    .time
+                    .as_ref()
+                    .and_then(|t| t.get("end"))
+                    .and_then(Value::as_i64),
                 synthetic: r.synthetic,
             },
-            "reasoning" => Self::Reasoning { base: r.base, text: r.text },
+            "reasoning" => Self::Reasoning {
+                base: r.base,
+                text: r.text,
+            },
             "tool" => {
                 let state = match r.state {
                     Some(s) => serde_json::from_value(s)?,
                     None => ToolState::Pending { input: Value::Null },
                 };
-                Self::Tool { base: r.base, call_id: r.call_id, tool: r.tool, state }
+                Self::Tool {
+                    base: r.base,
+                    call_id: r.call_id,
+                    tool: r.tool,
+                    state,
+                }
             }
             "step-start" => Self::StepStart { base: r.base },
-            "step-finish" => Self::StepFinish { base: r.base, reason: r.reason },
-            "patch" => Self::Patch { base: r.base, files: r.files },
-            "file" => Self::File { base: r.base, mime: r.mime, filename: r.filename, url: r.url },
-            _ => Self::Other { base: r.base, kind: r.kind, raw: v },
+            "step-finish" => Self::StepFinish {
+                base: r.base,
+                reason: r.reason,
+            },
+            "patch" => Self::Patch {
+                base: r.base,
+                files: r.files,
+            },
+            "file" => Self::File {
+                base: r.base,
+                mime: r.mime,
+                filename: r.filename,
+                url: r.url,
+            },
+            _ => Self::Other {
+                base: r.base,
+                kind: r.kind,
+                raw: v,
+            },
         })
     }
 }

@@ -68,7 +68,13 @@ impl Watcher {
         let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(client, cfg, tx, stop_rx));
-        (Self { stop, task: Some(task) }, rx)
+        (
+            Self {
+                stop,
+                task: Some(task),
+            },
+            rx,
+        )
     }
 
     /// Stops the task and waits for it.
@@ -115,24 +121,38 @@ impl State {
                 return Ok(());
             }
         };
-        let sessions: BTreeSet<String> =
-            statuses.keys().cloned().chain(self.tracker.active_sessions()).collect();
+        let sessions: BTreeSet<String> = statuses
+            .keys()
+            .cloned()
+            .chain(self.tracker.active_sessions())
+            .collect();
         for sid in sessions {
-            match self.client.messages(&sid, Some(self.cfg.resync_messages), None).await {
+            match self
+                .client
+                .messages(&sid, Some(self.cfg.resync_messages), None)
+                .await
+            {
                 Ok(page) => {
-                    let evs = self.tracker.resync(&sid, statuses.get(&sid), &page.messages, now());
+                    let evs = self
+                        .tracker
+                        .resync(&sid, statuses.get(&sid), &page.messages, now());
                     tracing::debug!(session = %sid, events = evs.len(), "resynced session");
                     self.send_all(evs).await?;
                 }
                 Err(e) => tracing::warn!(session = %sid, error = %e, "resync: messages failed"),
             }
         }
-        match (self.client.permissions().await, self.client.questions().await) {
+        match (
+            self.client.permissions().await,
+            self.client.questions().await,
+        ) {
             (Ok(p), Ok(q)) => {
                 let evs = self.tracker.resync_pending(&p, &q, now());
                 self.send_all(evs).await?;
             }
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "resync: pending requests failed"),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "resync: pending requests failed");
+            }
         }
         Ok(())
     }
@@ -142,12 +162,18 @@ impl State {
         self.send_all(evs).await?;
         for sid in self.tracker.awaiting_final(now(), self.cfg.idle_grace) {
             // Idle came but the final message did not: read it from REST.
-            match self.client.messages(&sid, Some(self.cfg.resync_messages), None).await {
+            match self
+                .client
+                .messages(&sid, Some(self.cfg.resync_messages), None)
+                .await
+            {
                 Ok(page) => {
                     let evs = self.tracker.resync(&sid, None, &page.messages, now());
                     self.send_all(evs).await?;
                 }
-                Err(e) => tracing::warn!(session = %sid, error = %e, "reading final messages failed"),
+                Err(e) => {
+                    tracing::warn!(session = %sid, error = %e, "reading final messages failed");
+                }
             }
         }
         for sid in self.tracker.stuck(now(), self.cfg.turn_timeout) {
@@ -157,7 +183,10 @@ impl State {
                 tracing::warn!(session = %sid, error = %e, "abort of stuck turn failed");
             }
         }
-        for sid in self.tracker.timed_out_unfinished(now(), self.cfg.abort_grace) {
+        for sid in self
+            .tracker
+            .timed_out_unfinished(now(), self.cfg.abort_grace)
+        {
             let evs = self.tracker.force_finish(&sid, now(), None);
             self.send_all(evs).await?;
         }
@@ -169,20 +198,36 @@ fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-async fn run(client: Client, cfg: WatcherConfig, tx: mpsc::Sender<TurnEvent>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    client: Client,
+    cfg: WatcherConfig,
+    tx: mpsc::Sender<TurnEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = Backoff::new(cfg.reconnect_base, cfg.reconnect_cap);
-    let mut st = State { client, cfg, tx, tracker: TurnTracker::new() };
+    let mut st = State {
+        client,
+        cfg,
+        tx,
+        tracker: TurnTracker::new(),
+    };
     let mut was_connected = false;
     loop {
         // `connected_session` watches `stop` itself.
-        let reason = match connected_session(&mut st, &mut stop, &mut backoff, &mut was_connected).await {
-            Ok(Some(reason)) => reason,
-            Ok(None) | Err(Closed) => return,
-        };
+        let reason =
+            match connected_session(&mut st, &mut stop, &mut backoff, &mut was_connected).await {
+                Ok(Some(reason)) => reason,
+                Ok(None) | Err(Closed) => return,
+            };
         if was_connected {
             was_connected = false;
             tracing::info!(reason = %reason, "opencode event stream lost, reconnecting");
-            if st.tx.send(TurnEvent::Disconnected { reason }).await.is_err() {
+            if st
+                .tx
+                .send(TurnEvent::Disconnected { reason })
+                .await
+                .is_err()
+            {
                 return;
             }
         } else {

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cloudify_opencode::{
-    Event, GlobalEvent, PermissionReply, SseParser, TurnErrorKind, TurnEvent, TurnResult, TurnTracker,
+    Event, GlobalEvent, PermissionReply, SseParser, TurnErrorKind, TurnEvent, TurnResult,
+    TurnTracker,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -27,7 +30,13 @@ fn events(name: &str) -> Vec<Event> {
     let global = name.contains("global");
     frames
         .iter()
-        .map(|f| if global { GlobalEvent::parse(&f.data).event } else { Event::parse(&f.data) })
+        .map(|f| {
+            if global {
+                GlobalEvent::parse(&f.data).event
+            } else {
+                Event::parse(&f.data)
+            }
+        })
         .collect()
 }
 
@@ -55,11 +64,24 @@ fn replay(name: &str) -> Replay {
         out.extend(tracker.apply(&e, now));
         out.extend(tracker.take_progress(now));
     }
-    Replay { out, tracker, end: now }
+    Replay {
+        out,
+        tracker,
+        end: now,
+    }
 }
 
 fn dones(r: &Replay) -> Vec<&TurnResult> {
-    r.out.iter().filter_map(|e| if let TurnEvent::Done(d) = e { Some(d) } else { None }).collect()
+    r.out
+        .iter()
+        .filter_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn count(r: &Replay, pred: impl Fn(&TurnEvent) -> bool) -> usize {
@@ -70,7 +92,11 @@ fn only_done(name: &str) -> TurnResult {
     let r = replay(name);
     let d = dones(&r);
     assert_eq!(d.len(), 1, "{name}: {:#?}", r.out);
-    assert_eq!(count(&r, |e| matches!(e, TurnEvent::Started { .. })), 1, "{name}");
+    assert_eq!(
+        count(&r, |e| matches!(e, TurnEvent::Started { .. })),
+        1,
+        "{name}"
+    );
     d[0].clone()
 }
 
@@ -116,15 +142,24 @@ fn every_transcript_parses_without_loss() {
     for (name, n) in expected {
         let evs = events(name);
         assert_eq!(evs.len(), *n, "{name}");
-        assert!(matches!(evs[0], Event::ServerConnected) || name.contains("v2"), "{name} starts with connected");
+        assert!(
+            matches!(evs[0], Event::ServerConnected) || name.contains("v2"),
+            "{name} starts with connected"
+        );
         // Every catalogued type decodes into its typed variant; unknown ones stay raw.
         for e in &evs {
             if let Event::Unknown { kind, .. } = e {
                 assert!(
                     kind.starts_with("plugin.")
                         || kind.starts_with("session.next.")
-                        || ["catalog.updated", "integration.updated", "reference.updated", "sync", "project.updated"]
-                            .contains(&kind.as_str()),
+                        || [
+                            "catalog.updated",
+                            "integration.updated",
+                            "reference.updated",
+                            "sync",
+                            "project.updated"
+                        ]
+                        .contains(&kind.as_str()),
                     "{name}: {kind} should be typed"
                 );
             }
@@ -160,26 +195,52 @@ fn progress_grows_from_deltas_before_done() {
     let texts: Vec<&str> = r
         .out
         .iter()
-        .filter_map(|e| if let TurnEvent::Progress(p) = e { Some(p.text.as_str()) } else { None })
+        .filter_map(|e| {
+            if let TurnEvent::Progress(p) = e {
+                Some(p.text.as_str())
+            } else {
+                None
+            }
+        })
         .collect();
     assert!(texts.contains(&"Hello"), "{texts:?}");
     assert!(texts.contains(&"Hello from the"), "{texts:?}");
-    let done_at = r.out.iter().position(|e| matches!(e, TurnEvent::Done(_))).unwrap();
-    assert!(!r.out[done_at + 1..].iter().any(|e| matches!(e, TurnEvent::Progress(_))), "no progress after done");
+    let done_at = r
+        .out
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Done(_)))
+        .unwrap();
+    assert!(
+        !r.out[done_at + 1..]
+            .iter()
+            .any(|e| matches!(e, TurnEvent::Progress(_))),
+        "no progress after done"
+    );
 }
 
 #[test]
 fn tool_turns_report_tool_lines_and_last_message_text() {
     let r = replay("sse-tool.txt");
-    let tools: Vec<_> =
-        r.out.iter().filter_map(|e| if let TurnEvent::Tool(t) = e { Some(t) } else { None }).collect();
+    let tools: Vec<_> = r
+        .out
+        .iter()
+        .filter_map(|e| {
+            if let TurnEvent::Tool(t) = e {
+                Some(t)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(tools.len(), 2, "running + completed: {tools:#?}");
     assert_eq!(tools[0].tool, "bash");
     assert_eq!(tools[1].output.as_deref(), Some("hi\n"));
     let d = dones(&r)[0];
     assert_eq!(d.text, "Tool finished: hi.");
     assert_eq!(d.tools, 1);
-    assert!(r.out.iter().any(|e| matches!(e, TurnEvent::Progress(p) if p.tool.as_ref().is_some_and(|t| t.tool == "bash"))));
+    assert!(r.out.iter().any(
+        |e| matches!(e, TurnEvent::Progress(p) if p.tool.as_ref().is_some_and(|t| t.tool == "bash"))
+    ));
 
     let d = only_done("sse-tool-write.txt");
     assert_eq!(d.text, "Tool finished: Wrote file successfully..");
@@ -191,7 +252,13 @@ fn todo_list_reaches_progress() {
     let todos = r
         .out
         .iter()
-        .filter_map(|e| if let TurnEvent::Progress(p) = e { Some(&p.todos) } else { None })
+        .filter_map(|e| {
+            if let TurnEvent::Progress(p) = e {
+                Some(&p.todos)
+            } else {
+                None
+            }
+        })
         .find(|t| !t.is_empty())
         .unwrap();
     assert_eq!(todos[0].content, "Write tests");
@@ -244,7 +311,10 @@ fn retry_stuck_detection_and_timeout_label() {
     let mut out = Vec::new();
     // Stop before the final idle: the turn is still retrying.
     let evs = events("sse-error-500.txt");
-    let cut = evs.iter().rposition(|e| matches!(e, Event::SessionStatus { .. })).unwrap();
+    let cut = evs
+        .iter()
+        .rposition(|e| matches!(e, Event::SessionStatus { .. }))
+        .unwrap();
     for e in &evs[..cut] {
         now += Duration::from_millis(1);
         out.extend(tracker.apply(e, now));
@@ -254,11 +324,23 @@ fn retry_stuck_detection_and_timeout_label() {
     let stuck = tracker.stuck(later, Duration::from_secs(5));
     assert_eq!(stuck.len(), 1);
     tracker.mark_timed_out(&stuck[0], later);
-    assert!(tracker.stuck(later, Duration::from_secs(5)).is_empty(), "aborted once");
+    assert!(
+        tracker.stuck(later, Duration::from_secs(5)).is_empty(),
+        "aborted once"
+    );
     for e in &evs[cut..] {
         out.extend(tracker.apply(e, later));
     }
-    let d = out.iter().find_map(|e| if let TurnEvent::Done(d) = e { Some(d) } else { None }).unwrap();
+    let d = out
+        .iter()
+        .find_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .unwrap();
     assert_eq!(d.error.as_ref().unwrap().kind, TurnErrorKind::TimedOut);
 }
 
@@ -272,7 +354,11 @@ fn permissions_once_always_reject_and_legacy() {
         ("sse-permission-reject-nomsg.txt", PermissionReply::Reject),
     ] {
         let r = replay(name);
-        let asked = r.out.iter().position(|e| matches!(e, TurnEvent::PermissionAsked { .. })).unwrap();
+        let asked = r
+            .out
+            .iter()
+            .position(|e| matches!(e, TurnEvent::PermissionAsked { .. }))
+            .unwrap();
         let resolved = r
             .out
             .iter()
@@ -282,8 +368,11 @@ fn permissions_once_always_reject_and_legacy() {
         assert_eq!(dones(&r).len(), 1, "{name}");
     }
     let r = replay("sse-permission-edit.txt");
-    let TurnEvent::PermissionAsked { request } =
-        r.out.iter().find(|e| matches!(e, TurnEvent::PermissionAsked { .. })).unwrap()
+    let TurnEvent::PermissionAsked { request } = r
+        .out
+        .iter()
+        .find(|e| matches!(e, TurnEvent::PermissionAsked { .. }))
+        .unwrap()
     else {
         unreachable!()
     };
@@ -297,7 +386,10 @@ fn permissions_once_always_reject_and_legacy() {
 
     // always: two sessions, three turns; the second session's bash ran without asking.
     let r = replay("sse-permission-always.txt");
-    assert_eq!(count(&r, |e| matches!(e, TurnEvent::PermissionAsked { .. })), 1);
+    assert_eq!(
+        count(&r, |e| matches!(e, TurnEvent::PermissionAsked { .. })),
+        1
+    );
     assert_eq!(dones(&r).len(), 3);
     assert_eq!(dones(&r)[2].text, "Tool finished: third.");
 }
@@ -310,17 +402,27 @@ fn abort_with_pending_permission_drops_it() {
         .iter()
         .position(|e| matches!(e, TurnEvent::PermissionResolved { reply: None, .. }))
         .expect("stale permission reported as dropped");
-    let done = r.out.iter().position(|e| matches!(e, TurnEvent::Done(_))).unwrap();
+    let done = r
+        .out
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Done(_)))
+        .unwrap();
     assert!(dropped < done);
-    assert_eq!(dones(&r)[0].error.as_ref().unwrap().kind, TurnErrorKind::Aborted);
+    assert_eq!(
+        dones(&r)[0].error.as_ref().unwrap().kind,
+        TurnErrorKind::Aborted
+    );
     assert!(r.tracker.pending_permissions().is_empty());
 }
 
 #[test]
 fn questions_answered_and_rejected() {
     let r = replay("sse-question.txt");
-    let TurnEvent::QuestionAsked { request } =
-        r.out.iter().find(|e| matches!(e, TurnEvent::QuestionAsked { .. })).unwrap()
+    let TurnEvent::QuestionAsked { request } = r
+        .out
+        .iter()
+        .find(|e| matches!(e, TurnEvent::QuestionAsked { .. }))
+        .unwrap()
     else {
         unreachable!()
     };
@@ -329,7 +431,9 @@ fn questions_answered_and_rejected() {
         |e| matches!(e, TurnEvent::QuestionResolved { answers: Some(a), .. } if a == &vec![vec!["Yes".to_owned()]])
     ));
     let r = replay("sse-question-reject.txt");
-    assert!(r.out.iter().any(|e| matches!(e, TurnEvent::QuestionResolved { answers: Some(a), .. } if a.is_empty())));
+    assert!(r.out.iter().any(
+        |e| matches!(e, TurnEvent::QuestionResolved { answers: Some(a), .. } if a.is_empty())
+    ));
     assert_eq!(dones(&r).len(), 1);
 }
 
@@ -352,8 +456,16 @@ fn dispose_restart_and_v2_produce_no_turns() {
         assert!(dones(&r).is_empty(), "{name}");
         assert!(r.tracker.awaiting_final(r.end, Duration::ZERO).is_empty());
     }
-    assert!(events("sse-dispose-event.txt").iter().any(|e| matches!(e, Event::InstanceDisposed { .. })));
-    assert!(events("sse-dispose-global-event.txt").iter().any(|e| matches!(e, Event::GlobalDisposed)));
+    assert!(
+        events("sse-dispose-event.txt")
+            .iter()
+            .any(|e| matches!(e, Event::InstanceDisposed { .. }))
+    );
+    assert!(
+        events("sse-dispose-global-event.txt")
+            .iter()
+            .any(|e| matches!(e, Event::GlobalDisposed))
+    );
 }
 
 #[test]
@@ -370,7 +482,16 @@ fn rest_snapshot_decodes_and_resync_finishes_an_interrupted_turn() {
     assert!(matches!(out[0], TurnEvent::Started { .. }));
     // Reconnect after it finished while we were away: the final answer still arrives.
     let out = tracker.resync(&sid, None, &msgs, now + Duration::from_secs(1));
-    let d = out.iter().find_map(|e| if let TurnEvent::Done(d) = e { Some(d) } else { None }).unwrap();
+    let d = out
+        .iter()
+        .find_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .unwrap();
     assert_eq!(d.text, "Hello from the fake LLM!");
     assert_eq!(d.error, None);
     // Idle session we never saw working: nothing to report.
@@ -380,6 +501,15 @@ fn rest_snapshot_decodes_and_resync_finishes_an_interrupted_turn() {
     cut.last_mut().unwrap().info.time.completed = None;
     tracker.resync(&sid, Some(&busy), &cut, now);
     let out = tracker.resync(&sid, None, &cut, now);
-    let d = out.iter().find_map(|e| if let TurnEvent::Done(d) = e { Some(d) } else { None }).unwrap();
+    let d = out
+        .iter()
+        .find_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .unwrap();
     assert_eq!(d.error.as_ref().unwrap().kind, TurnErrorKind::Interrupted);
 }

@@ -100,7 +100,15 @@ async fn find_or_install() -> anyhow::Result<PathBuf> {
 
 fn closed_port() -> u16 {
     // Bound then released: nothing listens there, so npm/bun fail fast instead of going online.
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(9, |a| a.port())
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(9, |a| a.port())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn merge(base: &mut Value, extra: &Value) {
@@ -126,7 +134,9 @@ impl OpencodeServer {
     /// Install, spawn or health failures.
     pub async fn start_with(llm: &FakeLlm, opts: OpencodeOptions) -> anyhow::Result<Self> {
         let bin = opencode_binary().await?;
-        let root = tempfile::Builder::new().prefix("cloudify-opencode-").tempdir()?;
+        let root = tempfile::Builder::new()
+            .prefix("cloudify-opencode-")
+            .tempdir()?;
         for d in ["home", "config", "data", "cache", "state", "project", "tmp"] {
             std::fs::create_dir_all(root.path().join(d))?;
         }
@@ -140,7 +150,9 @@ impl OpencodeServer {
         let mut server = Self {
             bin,
             root,
-            port: 0,
+            // `--port 0` is not "random" in 1.18.33: it takes 4096 when that is free, so
+            // parallel tests would collide. Pick a free port ourselves.
+            port: free_port()?,
             config: config.to_string(),
             password: opts.password,
             child: None,
@@ -200,11 +212,17 @@ impl OpencodeServer {
     /// SIGTERM and wait for exit (open SSE streams end cleanly).
     pub async fn stop(&mut self) {
         self.signal("-TERM");
+        let exited = match self.child.as_mut() {
+            Some(c) => tokio::time::timeout(Duration::from_secs(10), c.wait())
+                .await
+                .is_ok(),
+            None => true,
+        };
+        if !exited {
+            self.signal("-KILL");
+        }
         if let Some(mut c) = self.child.take() {
-            if tokio::time::timeout(Duration::from_secs(10), c.wait()).await.is_err() {
-                self.signal("-KILL");
-                let _ = c.wait().await;
-            }
+            let _ = c.wait().await;
         }
     }
 
@@ -245,27 +263,33 @@ impl OpencodeServer {
         let r = self.root.path();
         let registry = format!("http://127.0.0.1:{}/", closed_port());
         let mut cmd = Command::new(&self.bin);
-        cmd.args(["serve", "--hostname", "127.0.0.1", "--port", &self.port.to_string()])
-            .current_dir(r.join("project"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", r.join("home"))
-            .env("XDG_CONFIG_HOME", r.join("config"))
-            .env("XDG_DATA_HOME", r.join("data"))
-            .env("XDG_CACHE_HOME", r.join("cache"))
-            .env("XDG_STATE_HOME", r.join("state"))
-            .env("TMPDIR", r.join("tmp"))
-            .env("SHELL", "/bin/bash")
-            .env("LANG", "C.UTF-8")
-            .env("OPENCODE_CONFIG_CONTENT", &self.config)
-            .env("npm_config_registry", &registry)
-            .env("NPM_CONFIG_REGISTRY", &registry)
-            .env("BUN_CONFIG_REGISTRY", &registry)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
+        cmd.args([
+            "serve",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &self.port.to_string(),
+        ])
+        .current_dir(r.join("project"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", r.join("home"))
+        .env("XDG_CONFIG_HOME", r.join("config"))
+        .env("XDG_DATA_HOME", r.join("data"))
+        .env("XDG_CACHE_HOME", r.join("cache"))
+        .env("XDG_STATE_HOME", r.join("state"))
+        .env("TMPDIR", r.join("tmp"))
+        .env("SHELL", "/bin/bash")
+        .env("LANG", "C.UTF-8")
+        .env("OPENCODE_CONFIG_CONTENT", &self.config)
+        .env("npm_config_registry", &registry)
+        .env("NPM_CONFIG_REGISTRY", &registry)
+        .env("BUN_CONFIG_REGISTRY", &registry)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
         for flag in [
             "OPENCODE_DISABLE_AUTOUPDATE",
             "OPENCODE_DISABLE_MODELS_FETCH",
@@ -280,7 +304,9 @@ impl OpencodeServer {
         if let Some(pw) = &self.password {
             cmd.env("OPENCODE_SERVER_PASSWORD", pw);
         }
-        let mut child = cmd.spawn().with_context(|| format!("spawning {}", self.bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawning {}", self.bin.display()))?;
         let (port_tx, port_rx) = tokio::sync::oneshot::channel();
         if let Some(out) = child.stdout.take() {
             let log = self.log.clone();
@@ -310,12 +336,9 @@ impl OpencodeServer {
             });
         }
         self.child = Some(child);
-        let port = match tokio::time::timeout(Duration::from_secs(60), port_rx).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                self.kill().await;
-                bail!("opencode did not report its port; log:\n{}", self.logs());
-            }
+        let Ok(Ok(port)) = tokio::time::timeout(Duration::from_secs(60), port_rx).await else {
+            self.kill().await;
+            bail!("opencode did not report its port; log:\n{}", self.logs());
         };
         self.port = port;
         if let Err(e) = self.wait_healthy(Duration::from_secs(60)).await {
@@ -327,7 +350,10 @@ impl OpencodeServer {
 
     /// Polls `/global/health` with a short per-try timeout (the port hangs during start-up).
     async fn wait_healthy(&self, deadline: Duration) -> anyhow::Result<()> {
-        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(800)).build()?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_millis(800))
+            .build()?;
         let until = tokio::time::Instant::now() + deadline;
         let url = format!("{}/global/health", self.url());
         loop {

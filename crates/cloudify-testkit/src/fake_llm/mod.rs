@@ -88,7 +88,9 @@ impl FakeLlm {
             .route("/v1/chat/completions", post(completions))
             .route("/v1/models", get(models))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake llm");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake llm");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -146,7 +148,11 @@ impl FakeLlm {
     }
 
     /// Waits until a request matching `pred` has arrived (or the timeout passes).
-    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&RecordedRequest) -> bool) -> Option<RecordedRequest> {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&RecordedRequest) -> bool,
+    ) -> Option<RecordedRequest> {
         let until = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.inner.arrived.notified();
@@ -165,10 +171,21 @@ async fn models() -> Json<Value> {
 }
 
 async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> Response {
-    let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
-    let role = |m: &Value| m.get("role").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let role = |m: &Value| {
+        m.get("role")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let last_user = messages.iter().rposition(|m| role(m) == "user");
-    let user_text = last_user.map(|i| wire::content_text(&messages[i]["content"])).unwrap_or_default();
+    let user_text = last_user
+        .map(|i| wire::content_text(&messages[i]["content"]))
+        .unwrap_or_default();
     let after: &[Value] = last_user.map_or(&[], |i| &messages[i + 1..]);
     let step = after.iter().filter(|m| role(m) == "assistant").count();
     let tool_results = after
@@ -176,16 +193,25 @@ async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -
         .filter(|m| role(m) == "tool")
         .map(|m| wire::content_text(&m["content"]))
         .collect();
-    let title = body.get("tools").and_then(Value::as_array).is_none_or(Vec::is_empty);
+    let title = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let model = body.get("model").and_then(Value::as_str).unwrap_or(MODEL).to_owned();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(MODEL)
+        .to_owned();
 
     let (reply, rule) = if title {
         (Reply::text(TITLE), None)
     } else {
         let rules = inner.rules.lock().unwrap();
         let hit = rules.iter().find(|(t, _)| user_text.contains(t.as_str()));
-        let script = hit.map(|(_, s)| s.clone()).or_else(|| inner.default.lock().unwrap().clone());
+        let script = hit
+            .map(|(_, s)| s.clone())
+            .or_else(|| inner.default.lock().unwrap().clone());
         let reply = script
             .and_then(|s| s.replies.get(step).cloned())
             .unwrap_or_else(|| Reply::text("Hello from the fake LLM!"));

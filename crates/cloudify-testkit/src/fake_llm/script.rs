@@ -16,7 +16,10 @@ pub struct Reply {
 #[derive(Debug, Clone)]
 pub(crate) enum ReplyKind {
     /// Text streamed as these deltas, then optional tool calls.
-    Stream { chunks: Vec<String>, tool_calls: Vec<(String, Value)> },
+    Stream {
+        chunks: Vec<String>,
+        tool_calls: Vec<(String, Value)>,
+    },
     /// An HTTP error status with an OpenAI-style error body.
     Error { status: u16, message: String },
 }
@@ -39,7 +42,11 @@ fn word_chunks(text: &str) -> Vec<String> {
 
 impl Reply {
     fn stream(chunks: Vec<String>, tool_calls: Vec<(String, Value)>) -> Self {
-        Self { kind: ReplyKind::Stream { chunks, tool_calls }, chunk_delay: Duration::ZERO, break_after: None }
+        Self {
+            kind: ReplyKind::Stream { chunks, tool_calls },
+            chunk_delay: Duration::ZERO,
+            break_after: None,
+        }
     }
 
     /// Text streamed word by word.
@@ -70,7 +77,10 @@ impl Reply {
     #[must_use]
     pub fn error(status: u16, message: &str) -> Self {
         Self {
-            kind: ReplyKind::Error { status, message: message.to_owned() },
+            kind: ReplyKind::Error {
+                status,
+                message: message.to_owned(),
+            },
             chunk_delay: Duration::ZERO,
             break_after: None,
         }

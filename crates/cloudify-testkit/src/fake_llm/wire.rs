@@ -62,14 +62,23 @@ pub(crate) fn respond(reply: Reply, model: String, stream: bool) -> Response {
         ReplyKind::Error { status, message } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = json!({"error": {"message": message, "type": "server_error", "code": null}});
-            return (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+            return (
+                code,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
         }
         ReplyKind::Stream { chunks, tool_calls } => (chunks, tool_calls),
     };
     if !stream {
         let text = chunks.concat();
         let calls = tool_calls_json(&calls);
-        let finish = if calls.is_empty() { "stop" } else { "tool_calls" };
+        let finish = if calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
         let mut message = json!({"role": "assistant", "content": text});
         if !calls.is_empty() {
             message["tool_calls"] = Value::Array(calls);
@@ -79,7 +88,11 @@ pub(crate) fn respond(reply: Reply, model: String, stream: bool) -> Response {
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage(chunks.len()),
         });
-        return ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
     }
     let delay = reply.chunk_delay;
     let break_after = reply.break_after;
