@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{FontStyle, Theme};
-use syntect::parsing::{SyntaxReference, SyntaxSet};
+use syntect::highlighting::{FontStyle, HighlightIterator, HighlightState, Theme};
+use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
 use crate::fonts::{Face, Rgb};
 use crate::theme::UI_STYLES;
@@ -129,40 +128,48 @@ pub(crate) fn detect<'s>(ss: &'s SyntaxSet, hint: Option<&str>, text: &str) -> &
         .unwrap_or_else(|| ss.find_syntax_plain_text())
 }
 
+/// Parser + highlighter state after some line: equal states mean equal output from here on.
+pub(crate) type State = (ParseState, HighlightState);
+
 /// Line-by-line highlighter: parser state flows from one line to the next.
 pub(crate) struct Highlighter<'a> {
-    inner: HighlightLines<'a>,
     ss: &'a SyntaxSet,
+    hl: syntect::highlighting::Highlighter<'a>,
+    parse: ParseState,
+    state: HighlightState,
     plain: bool,
 }
 
 impl<'a> Highlighter<'a> {
     pub(crate) fn new(ss: &'a SyntaxSet, syntax: &'a SyntaxReference, theme: &'a Theme) -> Self {
+        let hl = syntect::highlighting::Highlighter::new(theme);
+        let state = HighlightState::new(&hl, ScopeStack::new());
         let plain = syntax.name == "Plain Text";
-        Self {
-            inner: HighlightLines::new(syntax, theme),
-            ss,
-            plain,
-        }
+        Self { ss, hl, parse: ParseState::new(syntax), state, plain }
+    }
+
+    pub(crate) fn snapshot(&self) -> State {
+        (self.parse.clone(), self.state.clone())
+    }
+
+    pub(crate) fn restore(&mut self, s: State) {
+        (self.parse, self.state) = s;
     }
 
     /// Highlights `line` (with its `\n`, as the newline syntaxes expect); spans end at
     /// `visible_len`, the line without its line end.
     pub(crate) fn line(&mut self, line: &str, visible_len: usize, styles: &mut Styles) -> Spans {
-        let all = Span {
-            end: visible_len as u32,
-            style: 0,
-        };
+        let all = Span { end: visible_len as u32, style: 0 };
         if self.plain {
             return Arc::new([all]);
         }
-        let Ok(regions) = self.inner.highlight_line(line, self.ss) else {
+        let Ok(ops) = self.parse.parse_line(line, self.ss) else {
             // A regex engine limit on a pathological line: show it unhighlighted.
             return Arc::new([all]);
         };
-        let mut spans: Vec<Span> = Vec::with_capacity(regions.len());
+        let mut spans: Vec<Span> = Vec::with_capacity(ops.len() + 1);
         let mut pos = 0usize;
-        for (style, piece) in regions {
+        for (style, piece) in HighlightIterator::new(&mut self.state, &ops, line, &self.hl) {
             pos += piece.len();
             let end = pos.min(visible_len) as u32;
             let fg = [style.foreground.r, style.foreground.g, style.foreground.b];

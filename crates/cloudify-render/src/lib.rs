@@ -20,6 +20,7 @@ mod encode;
 mod error;
 mod fonts;
 mod highlight;
+mod highlight_doc;
 mod options;
 pub mod qr;
 mod render;

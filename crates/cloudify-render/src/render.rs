@@ -1,7 +1,9 @@
 //! The renderer: loads syntaxes, theme and fonts once; turns documents into PNG pages,
 //! highlighting on one thread while finished pages are drawn and encoded in parallel.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
+
+use rayon::prelude::*;
 
 use syntect::highlighting::{Theme, ThemeSet};
 use syntect::parsing::{SyntaxReference, SyntaxSet};
@@ -9,7 +11,8 @@ use syntect::parsing::{SyntaxReference, SyntaxSet};
 use crate::compose::{Geometry, PageJob, compose};
 use crate::doc::{Doc, Kind, layout, paginate};
 use crate::fonts::Fonts;
-use crate::highlight::{Highlighter, Spans, Styles, detect};
+use crate::highlight::detect;
+use crate::highlight_doc;
 use crate::options::{Metrics, PageOptions};
 use crate::text::decode;
 use crate::{RenderError, encode, theme};
@@ -146,123 +149,32 @@ impl Renderer {
         let total = pages.len();
         let render_n = total.min(usize::from(opts.max_pages));
         let stats = diff_stats(doc);
-        let results: Vec<Mutex<Option<Result<Page, RenderError>>>> =
-            (0..render_n).map(|_| Mutex::new(None)).collect();
 
-        rayon::scope(|scope| {
-            let mut hl = DocHighlighter::new(self, syntaxes);
-            let mut spans: Vec<Spans> = Vec::with_capacity(doc.lines.len());
-            for (index, range) in pages.iter().take(render_n).enumerate() {
+        // Highlight first (parallel by chunks), then draw and encode pages in parallel.
+        let (spans, styles) = highlight_doc::highlight(&self.syntaxes, &self.theme, syntaxes, doc);
+        let styles = &styles.list;
+        pages
+            .par_iter()
+            .take(render_n)
+            .enumerate()
+            .map(|(index, range)| {
                 let page_rows = &rows[range.clone()];
-                let (Some(first), Some(last)) = (page_rows.first(), page_rows.last()) else {
-                    continue;
-                };
-                let (first_line, last_line) = (first.line as usize, last.line as usize);
-                while spans.len() <= last_line {
-                    let s = hl.next(doc, spans.len());
-                    spans.push(s);
-                }
-                let page_spans: Vec<Spans> = spans[first_line..=last_line].to_vec();
-                let styles = hl.styles.list.clone();
+                let first_line = page_rows.first().map_or(0, |r| r.line as usize);
+                let last_line = page_rows.last().map_or(0, |r| r.line as usize);
                 let status = status_text(doc, first_line, last_line, index, total, stats);
-                let (geo, results, fonts) = (&geo, &results, &self.fonts);
-                scope.spawn(move |_| {
-                    let job = PageJob {
-                        doc,
-                        rows: page_rows,
-                        spans: &page_spans,
-                        first_line,
-                        styles: &styles,
-                        title,
-                        status: &status,
-                    };
-                    let canvas = compose(fonts, geo, &job);
-                    let page = encode::png(&canvas).map(|png| Page {
-                        png,
-                        width: canvas.width,
-                        height: canvas.height,
-                        index,
-                        total,
-                        first_line: first_line as u32 + 1,
-                        last_line: last_line as u32 + 1,
-                    });
-                    if let Ok(mut slot) = results[index].lock() {
-                        *slot = Some(page);
-                    }
-                });
-            }
-        });
-        results
-            .into_iter()
-            .filter_map(|slot| slot.into_inner().ok().flatten())
+                let job = PageJob { doc, rows: page_rows, spans: &spans[first_line..], first_line, styles, title, status: &status };
+                let canvas = compose(&self.fonts, &geo, &job);
+                Ok(Page {
+                    png: encode::png(&canvas)?,
+                    width: canvas.width,
+                    height: canvas.height,
+                    index,
+                    total,
+                    first_line: first_line as u32 + 1,
+                    last_line: last_line as u32 + 1,
+                })
+            })
             .collect()
-    }
-}
-
-/// Highlights document lines in order; diffs get one highlighter per side and hunk so
-/// deleted and added code each parse as coherent source.
-struct DocHighlighter<'r> {
-    r: &'r Renderer,
-    syntaxes: &'r [&'r SyntaxReference],
-    styles: Styles,
-    old: Option<Highlighter<'r>>,
-    new: Option<Highlighter<'r>>,
-}
-
-impl<'r> DocHighlighter<'r> {
-    fn new(r: &'r Renderer, syntaxes: &'r [&'r SyntaxReference]) -> Self {
-        let mut h = Self {
-            r,
-            syntaxes,
-            styles: Styles::new(),
-            old: None,
-            new: None,
-        };
-        h.reset(0);
-        h
-    }
-
-    fn reset(&mut self, file: usize) {
-        let syntax = self
-            .syntaxes
-            .get(file)
-            .copied()
-            .unwrap_or_else(|| self.r.syntaxes.find_syntax_plain_text());
-        self.old = Some(Highlighter::new(&self.r.syntaxes, syntax, &self.r.theme));
-        self.new = Some(Highlighter::new(&self.r.syntaxes, syntax, &self.r.theme));
-    }
-
-    fn next(&mut self, doc: &Doc<'_>, i: usize) -> Spans {
-        let line = &doc.lines[i];
-        let visible = line.text.len();
-        // The source text with its newline, as syntect's newline syntaxes expect.
-        let end = (line.text.end + 1).min(doc.text.len());
-        let with_nl = doc.text.get(line.text.start..end).unwrap_or("");
-        let styles = &mut self.styles;
-        let empty: Spans = std::sync::Arc::new([]);
-        match line.kind {
-            Kind::Hunk | Kind::File => {
-                self.reset(usize::from(line.file));
-                empty
-            }
-            Kind::Meta => empty,
-            Kind::Code | Kind::Add => self
-                .new
-                .as_mut()
-                .map_or(empty.clone(), |h| h.line(with_nl, visible, styles)),
-            Kind::Del => self
-                .old
-                .as_mut()
-                .map_or(empty.clone(), |h| h.line(with_nl, visible, styles)),
-            Kind::Context => {
-                if let Some(h) = self.old.as_mut() {
-                    h.line(with_nl, visible, styles);
-                }
-                self.new
-                    .as_mut()
-                    .map_or(empty.clone(), |h| h.line(with_nl, visible, styles))
-            }
-        }
     }
 }
 
@@ -304,6 +216,7 @@ fn status_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::highlight_doc::DocHighlighter;
     use crate::theme::{Bg, bg_colours};
 
     /// Decodes a palette PNG to RGB rows.
@@ -388,8 +301,8 @@ mod tests {
         let doc =
             Doc::diff("--- a/x.rs\n+++ b/x.rs\n@@ -0,0 +1 @@\n+fn main() { let s = \"str\"; }\n");
         let syntaxes = vec![detect(&r.syntaxes, Some("x.rs"), "")];
-        let mut h = DocHighlighter::new(&r, &syntaxes);
-        let spans: Vec<Spans> = (0..doc.lines.len()).map(|i| h.next(&doc, i)).collect();
+        let mut h = DocHighlighter::new(&r.syntaxes, &r.theme, &syntaxes);
+        let spans: Vec<crate::highlight::Spans> = (0..doc.lines.len()).map(|i| h.next(&doc, i)).collect();
         let styles: std::collections::HashSet<u8> = spans[2].iter().map(|s| s.style).collect();
         assert!(
             styles.len() >= 3,
