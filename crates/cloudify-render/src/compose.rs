@@ -327,9 +327,13 @@ pub(crate) fn compose(fonts: &Fonts, g: &Geometry, job: &PageJob<'_>) -> Canvas 
 
     // Pass 3: text.
     let title_y = (g.title_h - m.line_h) / 2;
-    let status_cols = crate::text::text_columns(job.status, 4) as u32;
-    let total_cols = (w - 2 * m.pad) / m.cell_w;
-    let status_x = w - m.pad - status_cols * m.cell_w;
+    let total_cols = w.saturating_sub(2 * m.pad) / m.cell_w;
+    // On a page too narrow for both, the title wins and the status is left out.
+    let mut status_cols = crate::text::text_columns(job.status, g.tab) as u32;
+    if status_cols + 8 > total_cols {
+        status_cols = 0;
+    }
+    let status_x = w.saturating_sub(m.pad + status_cols * m.cell_w);
     let title_room = total_cols.saturating_sub(status_cols + 2);
     let title = fit_title(job.title, title_room as usize);
     p.text(

@@ -98,6 +98,39 @@ fn page_height_follows_rows_and_options() {
 }
 
 #[test]
+fn extreme_options_do_not_panic() {
+    let r = renderer();
+    let text: String = (0..50)
+        .map(|i| format!("line {i} 中文 🦀 {}\n", "x".repeat(i)))
+        .collect();
+    for opts in [
+        PageOptions {
+            max_columns: 8,
+            lines_per_page: 1,
+            font_px: 8,
+            tab_width: 8,
+            ..PageOptions::default()
+        },
+        PageOptions {
+            max_columns: 1000,
+            lines_per_page: 1000,
+            font_px: 96,
+            ..PageOptions::default()
+        },
+        PageOptions {
+            line_numbers: false,
+            title: Some("a very long title ".repeat(20)),
+            ..PageOptions::default()
+        },
+    ] {
+        let pages = r.render_code(&text, Some("x.rs"), &opts).unwrap();
+        assert!(!pages.is_empty());
+        let diff = r.render_diff(D300, &opts).unwrap();
+        assert!(diff.iter().all(|p| p.width > 0 && p.height > 0));
+    }
+}
+
+#[test]
 fn bad_input_is_handled() {
     let r = renderer();
     let opts = PageOptions::default();
