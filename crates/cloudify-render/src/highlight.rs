@@ -145,7 +145,13 @@ impl<'a> Highlighter<'a> {
         let hl = syntect::highlighting::Highlighter::new(theme);
         let state = HighlightState::new(&hl, ScopeStack::new());
         let plain = syntax.name == "Plain Text";
-        Self { ss, hl, parse: ParseState::new(syntax), state, plain }
+        Self {
+            ss,
+            hl,
+            parse: ParseState::new(syntax),
+            state,
+            plain,
+        }
     }
 
     pub(crate) fn snapshot(&self) -> State {
@@ -159,7 +165,10 @@ impl<'a> Highlighter<'a> {
     /// Highlights `line` (with its `\n`, as the newline syntaxes expect); spans end at
     /// `visible_len`, the line without its line end.
     pub(crate) fn line(&mut self, line: &str, visible_len: usize, styles: &mut Styles) -> Spans {
-        let all = Span { end: visible_len as u32, style: 0 };
+        let all = Span {
+            end: visible_len as u32,
+            style: 0,
+        };
         if self.plain {
             return Arc::new([all]);
         }

@@ -34,8 +34,15 @@ pub(crate) struct DocHighlighter<'r> {
 }
 
 impl<'r> DocHighlighter<'r> {
-    pub(crate) fn new(ss: &'r SyntaxSet, theme: &'r Theme, syntaxes: &'r [&'r SyntaxReference]) -> Self {
-        let syntax = syntaxes.first().copied().unwrap_or_else(|| ss.find_syntax_plain_text());
+    pub(crate) fn new(
+        ss: &'r SyntaxSet,
+        theme: &'r Theme,
+        syntaxes: &'r [&'r SyntaxReference],
+    ) -> Self {
+        let syntax = syntaxes
+            .first()
+            .copied()
+            .unwrap_or_else(|| ss.find_syntax_plain_text());
         Self {
             ss,
             theme,
@@ -47,7 +54,11 @@ impl<'r> DocHighlighter<'r> {
     }
 
     fn reset(&mut self, file: usize) {
-        let syntax = self.syntaxes.get(file).copied().unwrap_or_else(|| self.ss.find_syntax_plain_text());
+        let syntax = self
+            .syntaxes
+            .get(file)
+            .copied()
+            .unwrap_or_else(|| self.ss.find_syntax_plain_text());
         self.old = Highlighter::new(self.ss, syntax, self.theme);
         self.new = Highlighter::new(self.ss, syntax, self.theme);
     }
@@ -97,7 +108,8 @@ fn cut_points(doc: &Doc<'_>, chunks: usize) -> Vec<usize> {
             }
             let text = doc.line_text(l);
             let prev_blank = i > 0 && doc.line_text(&doc.lines[i - 1]).trim().is_empty();
-            prev_blank && text.starts_with(|c: char| !c.is_whitespace() && !matches!(c, '}' | ')' | ']'))
+            prev_blank
+                && text.starts_with(|c: char| !c.is_whitespace() && !matches!(c, '}' | ')' | ']'))
         };
         let last = *cuts.last().unwrap_or(&0);
         let cut = (0..reach)
@@ -123,11 +135,24 @@ struct Chunk {
 }
 
 /// Highlights every line of `doc`; the result equals a serial run line for line.
-pub(crate) fn highlight(ss: &SyntaxSet, theme: &Theme, syntaxes: &[&SyntaxReference], doc: &Doc<'_>) -> (Vec<Spans>, Styles) {
+pub(crate) fn highlight(
+    ss: &SyntaxSet,
+    theme: &Theme,
+    syntaxes: &[&SyntaxReference],
+    doc: &Doc<'_>,
+) -> (Vec<Spans>, Styles) {
     let n = doc.lines.len();
     let chunks = rayon::current_num_threads().min(n / MIN_CHUNK).max(1);
-    let cuts = if chunks > 1 { cut_points(doc, chunks) } else { vec![0] };
-    let ranges: Vec<(usize, usize)> = cuts.iter().zip(cuts.iter().skip(1).chain([&n])).map(|(&a, &b)| (a, b)).collect();
+    let cuts = if chunks > 1 {
+        cut_points(doc, chunks)
+    } else {
+        vec![0]
+    };
+    let ranges: Vec<(usize, usize)> = cuts
+        .iter()
+        .zip(cuts.iter().skip(1).chain([&n]))
+        .map(|(&a, &b)| (a, b))
+        .collect();
 
     let mut results: Vec<Chunk> = ranges
         .par_iter()
@@ -142,13 +167,20 @@ pub(crate) fn highlight(ss: &SyntaxSet, theme: &Theme, syntaxes: &[&SyntaxRefere
                 }
             }
             let end = h.state();
-            Chunk { spans, styles: h.styles, after_first: after_first.unwrap_or_else(|| end.clone()), end }
+            Chunk {
+                spans,
+                styles: h.styles,
+                after_first: after_first.unwrap_or_else(|| end.clone()),
+                end,
+            }
         })
         .collect();
 
     // Stitch serially, merging style tables into the first chunk's.
     let mut iter = results.drain(..);
-    let Some(first) = iter.next() else { return (Vec::new(), Styles::new()) };
+    let Some(first) = iter.next() else {
+        return (Vec::new(), Styles::new());
+    };
     let mut styles = first.styles;
     let mut all = first.spans;
     let mut end = first.end;
@@ -166,14 +198,27 @@ pub(crate) fn highlight(ss: &SyntaxSet, theme: &Theme, syntaxes: &[&SyntaxRefere
             h.state() == chunk.after_first
         };
         if exact {
-            let remap: Vec<u8> = chunk.styles.list.iter().map(|&(rgb, face)| styles.intern(rgb, face)).collect();
+            let remap: Vec<u8> = chunk
+                .styles
+                .list
+                .iter()
+                .map(|&(rgb, face)| styles.intern(rgb, face))
+                .collect();
             let skip = usize::from(!doc.is_diff);
             all.extend(chunk.spans.into_iter().skip(skip).map(|s| {
-                s.iter().map(|sp| Span { end: sp.end, style: remap[usize::from(sp.style)] }).collect::<Spans>()
+                s.iter()
+                    .map(|sp| Span {
+                        end: sp.end,
+                        style: remap[usize::from(sp.style)],
+                    })
+                    .collect::<Spans>()
             }));
             end = chunk.end;
         } else {
-            tracing::debug!(line = a, "highlight chunk guess was wrong; redoing it serially");
+            tracing::debug!(
+                line = a,
+                "highlight chunk guess was wrong; redoing it serially"
+            );
             h.styles = std::mem::replace(&mut styles, Styles::new());
             for i in a + 1..b {
                 all.push(h.next(doc, i));
@@ -190,14 +235,29 @@ mod tests {
     use super::*;
     use syntect::highlighting::ThemeSet;
 
-    fn serial(ss: &SyntaxSet, theme: &Theme, syn: &[&SyntaxReference], doc: &Doc<'_>) -> Vec<Vec<(u32, (crate::fonts::Rgb, crate::fonts::Face))>> {
+    fn serial(
+        ss: &SyntaxSet,
+        theme: &Theme,
+        syn: &[&SyntaxReference],
+        doc: &Doc<'_>,
+    ) -> Vec<Vec<(u32, (crate::fonts::Rgb, crate::fonts::Face))>> {
         let mut h = DocHighlighter::new(ss, theme, syn);
         let spans: Vec<Spans> = (0..doc.lines.len()).map(|i| h.next(doc, i)).collect();
         resolve(&spans, &h.styles)
     }
 
-    fn resolve(spans: &[Spans], styles: &Styles) -> Vec<Vec<(u32, (crate::fonts::Rgb, crate::fonts::Face))>> {
-        spans.iter().map(|l| l.iter().map(|s| (s.end, styles.list[usize::from(s.style)])).collect()).collect()
+    fn resolve(
+        spans: &[Spans],
+        styles: &Styles,
+    ) -> Vec<Vec<(u32, (crate::fonts::Rgb, crate::fonts::Face))>> {
+        spans
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|s| (s.end, styles.list[usize::from(s.style)]))
+                    .collect()
+            })
+            .collect()
     }
 
     fn check(text: &str, name: &str) {
@@ -206,10 +266,17 @@ mod tests {
         let theme = &ts.themes[crate::theme::SYNTECT_THEME];
         let syn = [crate::highlight::detect(&ss, Some(name), text)];
         let doc = Doc::code(text);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
         let (spans, styles) = pool.install(|| highlight(&ss, theme, &syn, &doc));
         assert_eq!(spans.len(), doc.lines.len());
-        assert_eq!(resolve(&spans, &styles), serial(&ss, theme, &syn, &doc), "{name}");
+        assert_eq!(
+            resolve(&spans, &styles),
+            serial(&ss, theme, &syn, &doc),
+            "{name}"
+        );
     }
 
     #[test]
@@ -230,7 +297,15 @@ mod tests {
 
     #[test]
     fn cuts_land_after_blank_lines_or_hunks() {
-        let text: String = (0..300).map(|i| if i % 10 == 0 { "\n".to_owned() } else { format!("fn f{i}() {{}}\n") }).collect();
+        let text: String = (0..300)
+            .map(|i| {
+                if i % 10 == 0 {
+                    "\n".to_owned()
+                } else {
+                    format!("fn f{i}() {{}}\n")
+                }
+            })
+            .collect();
         let doc = Doc::code(&text);
         let cuts = cut_points(&doc, 2);
         assert_eq!(cuts.len(), 2);

@@ -162,7 +162,15 @@ impl Renderer {
                 let first_line = page_rows.first().map_or(0, |r| r.line as usize);
                 let last_line = page_rows.last().map_or(0, |r| r.line as usize);
                 let status = status_text(doc, first_line, last_line, index, total, stats);
-                let job = PageJob { doc, rows: page_rows, spans: &spans[first_line..], first_line, styles, title, status: &status };
+                let job = PageJob {
+                    doc,
+                    rows: page_rows,
+                    spans: &spans[first_line..],
+                    first_line,
+                    styles,
+                    title,
+                    status: &status,
+                };
                 let canvas = compose(&self.fonts, &geo, &job);
                 Ok(Page {
                     png: encode::png(&canvas)?,
@@ -302,7 +310,8 @@ mod tests {
             Doc::diff("--- a/x.rs\n+++ b/x.rs\n@@ -0,0 +1 @@\n+fn main() { let s = \"str\"; }\n");
         let syntaxes = vec![detect(&r.syntaxes, Some("x.rs"), "")];
         let mut h = DocHighlighter::new(&r.syntaxes, &r.theme, &syntaxes);
-        let spans: Vec<crate::highlight::Spans> = (0..doc.lines.len()).map(|i| h.next(&doc, i)).collect();
+        let spans: Vec<crate::highlight::Spans> =
+            (0..doc.lines.len()).map(|i| h.next(&doc, i)).collect();
         let styles: std::collections::HashSet<u8> = spans[2].iter().map(|s| s.style).collect();
         assert!(
             styles.len() >= 3,
