@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// The thing asked for does not exist (a session id, a model, an answered prompt).
     #[error("not found: {0}")]
     NotFound(String),
+    /// OpenCode at this URL cannot be reached (down or restarting).
+    #[error("OpenCode at {0} is unreachable")]
+    Unreachable(String),
 }
 
 /// Who sent a prompt, for the "started by" notice.
@@ -89,6 +92,7 @@ pub trait Workspace: Send + Sync + 'static {
     async fn reply_permission(
         &self,
         inst: &Instance,
+        _from: &Sender,
         id: &str,
         reply: PermissionReply,
     ) -> Result<(), ServiceError>;
@@ -96,6 +100,7 @@ pub trait Workspace: Send + Sync + 'static {
     async fn answer_question(
         &self,
         inst: &Instance,
+        _from: &Sender,
         id: &str,
         choice: Option<Vec<usize>>,
     ) -> Result<(), ServiceError>;
@@ -172,6 +177,7 @@ impl Workspace for Unavailable {
     async fn reply_permission(
         &self,
         _: &Instance,
+        _from: &Sender,
         _: &str,
         _: PermissionReply,
     ) -> Result<(), ServiceError> {
@@ -180,6 +186,7 @@ impl Workspace for Unavailable {
     async fn answer_question(
         &self,
         _: &Instance,
+        _from: &Sender,
         _: &str,
         _: Option<Vec<usize>>,
     ) -> Result<(), ServiceError> {

@@ -6,7 +6,7 @@ use crate::i18n::{self, StatusFacts};
 use crate::output::{Button, Output, Prompt};
 use crate::router::{describe_service_error, online_handles};
 use crate::secret::mask_url_password;
-use crate::services::ServiceError;
+use crate::services::{Sender, ServiceError};
 use crate::store::{Instance, StoreError};
 
 fn failed(ctx: &CommandContext<'_>, e: &ServiceError) -> Vec<Output> {
@@ -295,45 +295,32 @@ async fn my_instances(ctx: &CommandContext<'_>) -> Result<Vec<Instance>, StoreEr
     Ok(all)
 }
 
-pub(super) async fn approve(
-    ctx: &CommandContext<'_>,
-    id: &str,
-    reply: PermissionReply,
-) -> Result<Vec<Output>, StoreError> {
-    let mut last = None;
-    for inst in my_instances(ctx).await? {
-        match ctx
-            .router
-            .services
-            .workspace
-            .reply_permission(&inst, id, reply.clone())
-            .await
-        {
-            // Everyone sees the outcome through the relay (permission.replied).
-            Ok(()) => return Ok(Vec::new()),
-            Err(e) => last = Some(e),
-        }
-    }
-    Ok(match last {
-        Some(ServiceError::NotFound(_)) | None => ctx.say(i18n::prompt_gone(ctx.lang)),
-        Some(e) => failed(ctx, &e),
-    })
+/// A button answer to one of OpenCode's prompts.
+pub(super) enum Answer {
+    Permission(PermissionReply),
+    Question(Option<Vec<usize>>),
 }
 
-pub(super) async fn answer(
+/// Answers a permission or question prompt. Tries every instance the user is bound to:
+/// the prompt may belong to one they switched away from. Everyone sees the outcome through
+/// the relay, so success needs no reply here.
+pub(super) async fn respond(
     ctx: &CommandContext<'_>,
     id: &str,
-    choice: Option<Vec<usize>>,
+    answer: Answer,
 ) -> Result<Vec<Output>, StoreError> {
+    let from = Sender {
+        user: ctx.user.key.clone(),
+        handle: ctx.user.handle(),
+    };
+    let ws = &ctx.router.services.workspace;
     let mut last = None;
     for inst in my_instances(ctx).await? {
-        match ctx
-            .router
-            .services
-            .workspace
-            .answer_question(&inst, id, choice.clone())
-            .await
-        {
+        let r = match &answer {
+            Answer::Permission(reply) => ws.reply_permission(&inst, &from, id, reply.clone()).await,
+            Answer::Question(choice) => ws.answer_question(&inst, &from, id, choice.clone()).await,
+        };
+        match r {
             Ok(()) => return Ok(Vec::new()),
             Err(e) => last = Some(e),
         }

@@ -89,8 +89,12 @@ pub async fn execute(
         Command::Model(m) => agent::model(ctx, &inst, m.as_deref()).await,
         Command::Agent(a) => agent::agent(ctx, &inst, a.as_deref()).await,
         Command::Diff => agent::diff(ctx, &inst).await,
-        Command::Approve { id, reply } => agent::approve(ctx, &id, reply).await,
-        Command::Answer { id, choice } => agent::answer(ctx, &id, choice).await,
+        Command::Approve { id, reply } => {
+            agent::respond(ctx, &id, agent::Answer::Permission(reply)).await
+        }
+        Command::Answer { id, choice } => {
+            agent::respond(ctx, &id, agent::Answer::Question(choice)).await
+        }
         Command::Web => settings::web(ctx).await,
         Command::WebTerminal(kind) => settings::web_terminal(ctx, &kind).await,
         Command::Proxy(action) => settings::proxy(ctx, &inst, action).await,

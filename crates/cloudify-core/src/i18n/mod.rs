@@ -1,6 +1,7 @@
 //! Every sentence the bot says, in Chinese and English. Nothing else builds user text.
 
 mod messages;
+pub mod turn;
 
 pub use messages::*;
 

@@ -450,6 +450,9 @@ pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
             lang,
             &format!("{what} ({})", lang.pick("未找到", "not found")),
         ),
+        ServiceError::Unreachable(url) => {
+            i18n::failed(lang, &i18n::turn::opencode_unreachable(lang, url))
+        }
     }
 }
 

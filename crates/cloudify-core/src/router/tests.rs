@@ -143,6 +143,7 @@ impl Workspace for RecordingWorkspace {
     async fn reply_permission(
         &self,
         inst: &crate::store::Instance,
+        _from: &Sender,
         id: &str,
         reply: PermissionReply,
     ) -> Result<(), ServiceError> {
@@ -158,6 +159,7 @@ impl Workspace for RecordingWorkspace {
     async fn answer_question(
         &self,
         _: &crate::store::Instance,
+        _from: &Sender,
         _: &str,
         _: Option<Vec<usize>>,
     ) -> Result<(), ServiceError> {

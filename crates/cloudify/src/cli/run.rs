@@ -51,8 +51,9 @@ async fn daemon(app: App) -> Result<()> {
         store: app.store.clone(),
         cap: config.max_offline_messages,
     });
+    let relay = crate::relay::Relay::new(app.store.clone(), config.clone());
     let services = Services {
-        workspace: Arc::new(cloudify_core::services::Unavailable("OpenCode")),
+        workspace: Arc::new(crate::relay::OpenCodeWorkspace(relay.clone())),
         terminal: Arc::new(services::WebTerminalLink::new(&app)),
         proxy: Arc::new(cloudify_core::services::Unavailable("/proxy")),
         qr: Arc::new(services::QrPng),
@@ -63,6 +64,7 @@ async fn daemon(app: App) -> Result<()> {
         services,
         Arc::new(SystemClock),
     ));
+    relay.attach(&router);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let mut platforms = Vec::new();
 
@@ -90,6 +92,7 @@ async fn daemon(app: App) -> Result<()> {
         );
     }
 
+    relay.start_all().await;
     let token = app.notify_token()?;
     let http = serve(
         config.http.listen,

@@ -1,0 +1,182 @@
+//! One test world: fake LLM → real opencode ← cloudify run → fake Telegram.
+
+use cloudify_testkit::fake_llm::FakeLlm;
+use cloudify_testkit::fake_telegram::{FakeTelegram, Message, User};
+use cloudify_testkit::opencode::{OpencodeOptions, OpencodeServer};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const T: Duration = Duration::from_secs(30);
+
+pub struct World {
+    pub llm: FakeLlm,
+    pub opencode: OpencodeServer,
+    pub tg: FakeTelegram,
+    pub data: tempfile::TempDir,
+    pub http_port: u16,
+    bot: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl World {
+    pub async fn start() -> World {
+        Self::start_with(OpencodeOptions {
+            ask_permissions: true,
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(opts: OpencodeOptions) -> World {
+        let llm = FakeLlm::start().await;
+        let opencode = OpencodeServer::start_with(&llm, opts)
+            .await
+            .expect("opencode starts");
+        let tg = FakeTelegram::start().await;
+        let mut w = World {
+            llm,
+            opencode,
+            tg,
+            data: tempfile::tempdir().unwrap(),
+            http_port: free_port(),
+            bot: None,
+        };
+        w.start_bot().await;
+        w
+    }
+
+    pub fn cloudify(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cloudify"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CLOUDIFY_DATA_DIR", self.data.path())
+            .env("CLOUDIFY_UPDATE_CHECK", "false")
+            .env("TELEGRAM_TOKEN", self.tg.token())
+            .env(
+                "TELEGRAM_API_URL",
+                self.tg.api_url().as_str().trim_end_matches('/'),
+            )
+            .env(
+                "CLOUDIFY_HTTP_LISTEN",
+                format!("127.0.0.1:{}", self.http_port),
+            )
+            .env("OPENCODE_URL", self.opencode.url())
+            .env("OPENCODE_DIRECTORY", self.opencode.project_dir())
+            .env("RUST_LOG", "info,cloudify=debug");
+        if let Some(pw) = self.opencode.password() {
+            c.env("OPENCODE_SERVER_PASSWORD", pw);
+        }
+        c
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data.path().join("cloudify.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub async fn start_bot(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = self
+            .cloudify()
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.bot = Some(child);
+        let deadline = Instant::now() + T;
+        let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
+        while Instant::now() < deadline {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cloudify run never became healthy:\n{}", self.log());
+    }
+
+    pub fn kill_bot(&mut self) {
+        if let Some(mut c) = self.bot.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The deep-link token `cloudify qr` shows for the default instance.
+    pub fn qr_token(&self, instance: Option<&str>) -> String {
+        let mut c = self.cloudify();
+        c.arg("qr");
+        if let Some(i) = instance {
+            c.args(["--instance", i]);
+        }
+        let out = c.stdin(Stdio::null()).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let link = text
+            .split_whitespace()
+            .find(|w| w.starts_with("https://t.me/"))
+            .unwrap_or_else(|| panic!("{text}"));
+        link.split("start=").nth(1).unwrap().to_string()
+    }
+
+    /// Binds a user by deep link and waits for the welcome.
+    pub async fn bind(&self, user: &User, token: &str) {
+        self.tg.user_starts(user, Some(token));
+        self.tg
+            .wait_for_message(
+                user.id,
+                |m| m.text().contains("Bound to") || m.text().contains("already bound"),
+                T,
+            )
+            .await;
+    }
+
+    pub async fn says(&self, user: &User, text: &str) {
+        self.tg.user_sends_text(user, text);
+    }
+
+    pub async fn wait_text(&self, chat: i64, needle: &str) -> Message {
+        let n = needle.to_string();
+        self.tg
+            .wait_for_message(chat, move |m| m.text().contains(&n), T)
+            .await
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.kill_bot();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- cloudify log ----\n{}\n---- opencode log ----\n{}",
+                self.log(),
+                self.opencode.logs()
+            );
+        }
+    }
+}
+
+pub fn user(id: i64, name: &str) -> User {
+    User::new(id, name)
+        .username(&name.to_lowercase())
+        .language_code("en")
+}

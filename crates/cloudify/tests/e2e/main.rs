@@ -1,0 +1,6 @@
+//! End to end: the real `cloudify run` process, the real `opencode serve` (pinned npm
+//! package) driven by the fake LLM, and the fake Telegram Bot API. Each test builds its own
+//! world on free loopback ports, so they run in parallel.
+
+mod harness;
+mod telegram_turns;
