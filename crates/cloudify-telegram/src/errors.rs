@@ -35,10 +35,10 @@ impl Redactor {
         }
         out = out.replace(&*self.token, "***");
         // The secret half alone is just as sensitive (URL-encoded forms split at ':').
-        if let Some((_, secret)) = self.token.split_once(':') {
-            if secret.len() >= 8 {
-                out = out.replace(secret, "***");
-            }
+        if let Some((_, secret)) = self.token.split_once(':')
+            && secret.len() >= 8
+        {
+            out = out.replace(secret, "***");
         }
         out
     }
@@ -69,7 +69,7 @@ fn network_text(err: &reqwest::Error) -> String {
     } else {
         "network error"
     };
-    let mut msg = format!("{kind}");
+    let mut msg = kind.to_owned();
     let mut source = std::error::Error::source(err);
     // The chain has the useful detail ("connection refused"); the top level has the URL.
     while let Some(s) = source {

@@ -163,7 +163,10 @@ async fn callback(inner: &Inner, update_id: u32, q: &CallbackQuery) -> Option<In
         tracing::warn!(update_id, error = %inner.redact.describe(&e), "answerCallbackQuery failed");
     }
     let data = q.data.as_deref().filter(|d| !d.is_empty())?;
-    let chat = q.message.as_ref().map(|m| m.chat());
+    let chat = q
+        .message
+        .as_ref()
+        .map(teloxide::types::MaybeInaccessibleMessage::chat);
     Some(
         Origin::new(update_id, &q.from, chat).incoming(IncomingKind::Button {
             command: data.to_owned(),

@@ -250,7 +250,7 @@ mod tests {
         let binary = RenderJob::code("a\0b".into(), None, Some("blob.bin".into()));
         match render(&binary, None).await {
             Rendered::Document(bytes, name) => {
-                assert_eq!((bytes, name.as_str()), (b"a\0b".to_vec(), "blob.bin"))
+                assert_eq!((bytes, name.as_str()), (b"a\0b".to_vec(), "blob.bin"));
             }
             other => panic!("expected a document, got {other:?}"),
         }
