@@ -15,9 +15,9 @@ use teloxide::{ApiError, RequestError};
 
 use crate::client::{TelegramError, TelegramOptions, bots};
 use crate::commands::MenuCommand;
-use crate::deliver::ResumeBook;
 use crate::errors::Redactor;
 use crate::plan::{Format, Step, plan};
+use crate::resume::ResumeBook;
 
 /// Telegram's documented limits: 4096 characters per message, 1024 per caption.
 pub(crate) const MAX_TEXT: usize = 4096;

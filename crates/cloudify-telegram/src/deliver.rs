@@ -11,29 +11,27 @@
 //! * a send that fails half way remembers how far it got, so the outbox's retry of the
 //!   same envelope continues instead of repeating the parts already delivered.
 
-use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use bytes::Bytes;
 use cloudify_core::adapter::{ChatRef, DeliveryError, SentId};
 use cloudify_core::identity::Platform;
 use cloudify_core::output::Envelope;
+use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
     InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto, LinkPreviewOptions, MessageId,
     ParseMode,
 };
-use teloxide::{ApiError, RequestError};
 use tokio::time::Instant;
 
 use crate::adapter::{Inner, PER_CHAT_INTERVAL};
 use crate::errors::{delivery_error, is_parse_error};
-use crate::plan::{Media, Part, Step, plan, single};
+use crate::plan::{Media, Part, Step, plan};
 use crate::render::{Rendered, render};
+use crate::resume::{Progress, resume_key};
 
-const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
+pub(crate) const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
     is_disabled: true,
     url: None,
     prefer_small_media: false,
@@ -42,7 +40,7 @@ const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
 };
 
 /// Spaces the calls of one send and holds its end when they ran late.
-struct Pacer {
+pub(crate) struct Pacer {
     interval: Duration,
     /// When the outbox lets the next call to this chat go (it budgeted `cost` intervals).
     budget_end: Instant,
@@ -50,7 +48,7 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn new(cost: u32) -> Self {
+    pub(crate) fn new(cost: u32) -> Self {
         let interval = PER_CHAT_INTERVAL;
         Self {
             interval,
@@ -59,7 +57,7 @@ impl Pacer {
         }
     }
 
-    async fn before_call(&mut self) {
+    pub(crate) async fn before_call(&mut self) {
         if let Some(last) = self.last {
             tokio::time::sleep_until(last + self.interval).await;
         }
@@ -67,14 +65,14 @@ impl Pacer {
     }
 
     /// The plain-text repeat of a refused call: same logical call, no extra wait.
-    fn repeat(&mut self) {
+    pub(crate) fn repeat(&mut self) {
         self.last = Some(Instant::now());
     }
 
     /// Holds the send open when its last call ran so late (rendering, slow uploads) that
     /// the outbox's next call to this chat would follow it too closely. Lateness within
     /// the interval's safety margin is absorbed by that margin.
-    async fn finish(&self) {
+    pub(crate) async fn finish(&self) {
         const SLACK: Duration = Duration::from_millis(25);
         if let Some(last) = self.last {
             let free = last + self.interval;
@@ -85,54 +83,7 @@ impl Pacer {
     }
 }
 
-/// How far a failed send got: `(step, call within the step)` and the last id sent.
-#[derive(Debug, Clone)]
-struct Progress {
-    step: usize,
-    call: usize,
-    last: Option<SentId>,
-    at: std::time::Instant,
-}
-
-/// Half-done sends, keyed by chat and envelope content. Bounded and expiring: an entry
-/// only matters until the outbox retries (seconds) or the backlog replays (hours).
-#[derive(Debug, Default)]
-pub(crate) struct ResumeBook {
-    entries: HashMap<(String, u64), Progress>,
-}
-
-const RESUME_TTL: Duration = Duration::from_secs(24 * 3600);
-const RESUME_MAX: usize = 512;
-
-impl ResumeBook {
-    fn take(&mut self, key: &(String, u64)) -> Option<Progress> {
-        self.entries
-            .remove(key)
-            .filter(|p| p.at.elapsed() < RESUME_TTL)
-    }
-
-    fn put(&mut self, key: (String, u64), p: Progress) {
-        self.entries.retain(|_, e| e.at.elapsed() < RESUME_TTL);
-        if self.entries.len() >= RESUME_MAX
-            && let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.at)
-                .map(|(k, _)| k.clone())
-        {
-            self.entries.remove(&oldest);
-        }
-        self.entries.insert(key, p);
-    }
-}
-
-fn resume_key(chat: &ChatRef, env: &Envelope) -> (String, u64) {
-    let mut h = DefaultHasher::new();
-    serde_json::to_string(env).unwrap_or_default().hash(&mut h);
-    (chat.chat_id.clone(), h.finish())
-}
-
-fn chat_id(chat: &ChatRef) -> Result<ChatId, DeliveryError> {
+pub(crate) fn chat_id(chat: &ChatRef) -> Result<ChatId, DeliveryError> {
     if chat.platform != Platform::Telegram {
         return Err(DeliveryError::Rejected(format!(
             "not a Telegram chat: {}",
@@ -154,7 +105,7 @@ fn media_id(id: MessageId) -> SentId {
     format!("m{}", id.0)
 }
 
-fn parse_sent_id(id: &str) -> Result<(bool, MessageId), DeliveryError> {
+pub(crate) fn parse_sent_id(id: &str) -> Result<(bool, MessageId), DeliveryError> {
     let (media, digits) = match id.strip_prefix('m') {
         Some(rest) => (true, rest),
         None => (false, id),
@@ -172,13 +123,18 @@ struct StepError {
 }
 
 impl Inner {
-    fn fail(&self, chat: ChatId, method: &'static str, e: &RequestError) -> DeliveryError {
+    pub(crate) fn fail(
+        &self,
+        chat: ChatId,
+        method: &'static str,
+        e: &RequestError,
+    ) -> DeliveryError {
         let err = delivery_error(e, &self.redact);
         tracing::debug!(chat = chat.0, method, error = %err, "Bot API call failed");
         err
     }
 
-    fn parse_refused(&self, chat: ChatId, method: &'static str, e: &RequestError) {
+    pub(crate) fn parse_refused(&self, chat: ChatId, method: &'static str, e: &RequestError) {
         tracing::warn!(chat = chat.0, method, error = %self.redact.describe(e), "Telegram refused our HTML; repeating as plain text");
     }
 
@@ -445,111 +401,6 @@ impl Inner {
             Err(e) => Err(self.fail(chat, "sendDocument", &e)),
         }
     }
-
-    pub(crate) async fn edit(
-        &self,
-        chat: &ChatRef,
-        id: &SentId,
-        env: &Envelope,
-    ) -> Result<(), DeliveryError> {
-        let chat = chat_id(chat)?;
-        let (media, message) = parse_sent_id(id)?;
-        let mut pacer = Pacer::new(1);
-        pacer.before_call().await;
-        let result = if media {
-            self.edit_caption(chat, message, env, &mut pacer).await
-        } else {
-            self.edit_text(chat, message, env, &mut pacer).await
-        };
-        match result {
-            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => {
-                pacer.finish().await;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(chat, "editMessage", &e)),
-        }
-    }
-
-    async fn edit_text(
-        &self,
-        chat: ChatId,
-        message: MessageId,
-        env: &Envelope,
-        pacer: &mut Pacer,
-    ) -> Result<(), RequestError> {
-        let (part, keyboard) = single(env, &self.format, self.format.max_text);
-        let part = non_empty(part);
-        let build = |text: &str, html: bool| {
-            let mut req = self
-                .bot
-                .edit_message_text(chat, message, text)
-                .link_preview_options(NO_PREVIEW);
-            if html {
-                req = req.parse_mode(ParseMode::Html);
-            }
-            if let Some(kb) = &keyboard {
-                req = req.reply_markup(kb.clone());
-            }
-            req
-        };
-        match build(&part.html, true).await {
-            Err(e) if is_parse_error(&e) => {
-                self.parse_refused(chat, "editMessageText", &e);
-                pacer.repeat();
-                build(&part.plain, false).await.map(|_| ())
-            }
-            other => other.map(|_| ()),
-        }
-    }
-
-    async fn edit_caption(
-        &self,
-        chat: ChatId,
-        message: MessageId,
-        env: &Envelope,
-        pacer: &mut Pacer,
-    ) -> Result<(), RequestError> {
-        let (part, keyboard) = single(env, &self.format, self.format.max_caption);
-        let build = |text: &str, html: bool| {
-            let mut req = self.bot.edit_message_caption(chat, message).caption(text);
-            if html {
-                req = req.parse_mode(ParseMode::Html);
-            }
-            if let Some(kb) = &keyboard {
-                req = req.reply_markup(kb.clone());
-            }
-            req
-        };
-        match build(&part.html, true).await {
-            Err(e) if is_parse_error(&e) => {
-                self.parse_refused(chat, "editMessageCaption", &e);
-                pacer.repeat();
-                build(&part.plain, false).await.map(|_| ())
-            }
-            other => other.map(|_| ()),
-        }
-    }
-
-    pub(crate) async fn delete(&self, chat: &ChatRef, id: &SentId) -> Result<(), DeliveryError> {
-        let chat = chat_id(chat)?;
-        let (_, message) = parse_sent_id(id)?;
-        match self.bot.delete_message(chat, message).await {
-            Ok(_) | Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => Ok(()),
-            Err(e) => Err(self.fail(chat, "deleteMessage", &e)),
-        }
-    }
-}
-
-/// Telegram refuses an empty text; an edit to nothing shows an ellipsis instead.
-fn non_empty(part: Part) -> Part {
-    if part.plain.trim().is_empty() {
-        Part {
-            html: "…".into(),
-            plain: "…".into(),
-        }
-    } else {
-        part
-    }
 }
 
 #[cfg(test)]
@@ -570,29 +421,6 @@ mod tests {
             parse_sent_id("x1"),
             Err(DeliveryError::Rejected(_))
         ));
-    }
-
-    #[test]
-    fn resume_book_expires_and_is_bounded() {
-        let mut book = ResumeBook::default();
-        for i in 0..RESUME_MAX + 10 {
-            let p = Progress {
-                step: 1,
-                call: 0,
-                last: None,
-                at: std::time::Instant::now(),
-            };
-            book.put((i.to_string(), 0), p);
-        }
-        assert_eq!(book.entries.len(), RESUME_MAX);
-        let old = Progress {
-            step: 2,
-            call: 0,
-            last: None,
-            at: std::time::Instant::now() - RESUME_TTL,
-        };
-        book.put(("old".into(), 1), old);
-        assert!(book.take(&("old".into(), 1)).is_none());
     }
 
     #[test]
