@@ -20,7 +20,8 @@ pub struct TelegramOptions {
     pub proxy: Option<Secret>,
     /// `message_image_threshold`: code blocks up to this many lines stay inline text.
     pub inline_code_max_lines: usize,
-    /// The menu registered with `setMyCommands` (English default, Chinese for `zh`).
+    /// The menu registered with `setMyCommands` (English default, Chinese for `zh`);
+    /// `new` fills in every command of the core's table.
     pub commands: Vec<MenuCommand>,
     /// Directory for rendered pages (`/data/cache/rendered`); `None` renders every time.
     pub render_cache: Option<PathBuf>,
@@ -37,7 +38,7 @@ impl TelegramOptions {
             api_url: "https://api.telegram.org".to_owned(),
             proxy: None,
             inline_code_max_lines: 10,
-            commands: Vec::new(),
+            commands: MenuCommand::core_menu(),
             render_cache: None,
             poll_timeout: Duration::from_secs(25),
             request_timeout: Duration::from_secs(60),

@@ -20,6 +20,14 @@ impl MenuCommand {
         }
     }
 
+    /// Every command of the core's table (SPEC §5), the one source for `/help` and menus.
+    pub fn core_menu() -> Vec<Self> {
+        cloudify_core::commands::COMMANDS
+            .iter()
+            .map(|c| Self::new(c.name, c.en, c.zh))
+            .collect()
+    }
+
     /// The name Telegram accepts: 1–32 of `[a-z0-9_]`.
     pub fn telegram_name(&self) -> Option<String> {
         let name = self
@@ -120,5 +128,27 @@ mod tests {
             "falls back to English"
         );
         assert_eq!(zh[2].description, "码..");
+    }
+
+    #[test]
+    fn the_core_menu_is_complete_and_valid() {
+        let core = MenuCommand::core_menu();
+        assert!(core.len() >= 20, "every SPEC §5 command");
+        let en = menu(&core, false);
+        assert_eq!(en.len(), core.len(), "every name usable in Telegram");
+        for name in [
+            "start",
+            "reset_qr",
+            "web_terminal",
+            "sessions",
+            "cancel",
+            "lang",
+        ] {
+            assert!(en.iter().any(|c| c.command == name), "{name}");
+        }
+        assert!(
+            menu(&core, true).iter().all(|c| !c.description.is_ascii()),
+            "Chinese descriptions"
+        );
     }
 }

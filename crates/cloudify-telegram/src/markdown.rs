@@ -188,8 +188,55 @@ fn code_tags(stack: &[Tag]) -> Vec<Tag> {
     tags
 }
 
+/// Precomputed positions that keep every scan of a line O(1) or O(log n): where each
+/// maximal backtick run starts (by length), and the next `[`, `]` and URL end after any
+/// index. Without them a line of lone backticks or brackets would be quadratic.
+struct Index {
+    ticks: std::collections::HashMap<usize, Vec<usize>>,
+    next_open: Vec<usize>,
+    next_close: Vec<usize>,
+    next_url_end: Vec<usize>,
+}
+
+impl Index {
+    fn new(s: &[char]) -> Self {
+        let mut ticks: std::collections::HashMap<usize, Vec<usize>> =
+            std::collections::HashMap::new();
+        let mut k = 0;
+        while k < s.len() {
+            if s[k] == '`' {
+                let n = run_len(s, k, '`');
+                ticks.entry(n).or_default().push(k);
+                k += n;
+            } else {
+                k += 1;
+            }
+        }
+        let next = |hit: &dyn Fn(char) -> bool| {
+            let mut v = vec![s.len(); s.len() + 1];
+            for k in (0..s.len()).rev() {
+                v[k] = if hit(s[k]) { k } else { v[k + 1] };
+            }
+            v
+        };
+        Self {
+            ticks,
+            next_open: next(&|c| c == '['),
+            next_close: next(&|c| c == ']'),
+            next_url_end: next(&|c| c == ')' || c.is_whitespace()),
+        }
+    }
+
+    /// The start of a run of exactly `run` backticks at or after `from`.
+    fn tick_close(&self, from: usize, run: usize) -> Option<usize> {
+        let starts = self.ticks.get(&run)?;
+        starts.get(starts.partition_point(|p| *p < from)).copied()
+    }
+}
+
 /// Inline formatting of one line. `stack` holds the tags already open around `s`.
 fn inline(out: &mut Styled, s: &[char], stack: &mut Vec<Tag>) {
+    let ix = Index::new(s);
     let mut i = 0;
     // Once no closer exists for a delimiter, later openers of that kind cannot have one
     // either: remember it, so adversarial input ("* * * …") stays linear.
@@ -204,7 +251,7 @@ fn inline(out: &mut Styled, s: &[char], stack: &mut Vec<Tag>) {
             }
             '`' => {
                 let run = run_len(s, i, '`');
-                match find_code_close(s, i + run, run) {
+                match ix.tick_close(i + run, run) {
                     Some(end) => {
                         let mut body: &[char] = &s[i + run..end];
                         if body.len() > 2 && body[0] == ' ' && body[body.len() - 1] == ' ' {
@@ -233,7 +280,7 @@ fn inline(out: &mut Styled, s: &[char], stack: &mut Vec<Tag>) {
                     if run < width || hopeless[slot] || !can_open(s, i, width, c) {
                         continue;
                     }
-                    match find_close(s, i + width, width, c) {
+                    match find_close(s, &ix, i + width, width, c) {
                         Some(end) => {
                             let nested = stack.contains(&tag);
                             if !nested {
@@ -257,7 +304,7 @@ fn inline(out: &mut Styled, s: &[char], stack: &mut Vec<Tag>) {
                     i += run;
                 }
             }
-            '[' if !stack.iter().any(|t| matches!(t, Tag::Link(_))) => match link_at(s, i) {
+            '[' if !stack.iter().any(|t| matches!(t, Tag::Link(_))) => match link_at(s, &ix, i) {
                 Some((label, url, end)) => {
                     stack.push(Tag::Link(url));
                     inline(out, &s[label], stack);
@@ -305,7 +352,7 @@ fn can_open(s: &[char], i: usize, width: usize, c: char) -> bool {
 }
 
 /// The start of a delimiter closing one opened before `from`.
-fn find_close(s: &[char], from: usize, width: usize, c: char) -> Option<usize> {
+fn find_close(s: &[char], ix: &Index, from: usize, width: usize, c: char) -> Option<usize> {
     let mut k = from;
     while k < s.len() {
         match s[k] {
@@ -315,7 +362,7 @@ fn find_close(s: &[char], from: usize, width: usize, c: char) -> Option<usize> {
             }
             '`' => {
                 let run = run_len(s, k, '`');
-                k = find_code_close(s, k + run, run).map_or(k + run, |end| end + run);
+                k = ix.tick_close(k + run, run).map_or(k + run, |end| end + run);
                 continue;
             }
             ch if ch == c => {
@@ -337,50 +384,31 @@ fn find_close(s: &[char], from: usize, width: usize, c: char) -> Option<usize> {
     None
 }
 
-/// The start of a backtick run of exactly `run` ticks at or after `from`.
-fn find_code_close(s: &[char], from: usize, run: usize) -> Option<usize> {
-    let mut k = from;
-    while k < s.len() {
-        if s[k] == '`' {
-            let n = run_len(s, k, '`');
-            if n == run {
-                return Some(k);
-            }
-            k += n;
-        } else {
-            k += 1;
-        }
-    }
-    None
-}
-
-/// `[label](http…)` at `i`: the label range, the URL and the index after `)`.
-fn link_at(s: &[char], i: usize) -> Option<(std::ops::Range<usize>, String, usize)> {
-    let mut depth = 0usize;
-    let mut k = i;
-    let close = loop {
-        k += 1;
-        match s.get(k)? {
-            '[' => depth += 1,
-            ']' if depth == 0 => break k,
-            ']' => depth -= 1,
-            _ => {}
-        }
-    };
-    if close == i + 1 || s.get(close + 1) != Some(&'(') {
+/// `[label](http…)` at `i`: the label range, the URL and the index after `)`. Labels
+/// do not nest brackets (a `[` inside starts its own attempt).
+fn link_at(s: &[char], ix: &Index, i: usize) -> Option<(std::ops::Range<usize>, String, usize)> {
+    const MAX_URL: usize = 2048;
+    let close = ix.next_close[i + 1];
+    if close >= s.len()
+        || ix.next_open[i + 1] < close
+        || close == i + 1
+        || s.get(close + 1) != Some(&'(')
+    {
         return None;
     }
     let start = close + 2;
-    let end = start
-        + s[start..]
-            .iter()
-            .position(|c| *c == ')' || c.is_whitespace())?;
-    if s[end] != ')' {
+    let rest = &s[start..];
+    let scheme =
+        |p: &str| rest.len() >= p.len() && rest.iter().zip(p.chars()).all(|(a, b)| *a == b);
+    if !(scheme("https://") || scheme("http://")) {
+        return None;
+    }
+    let end = ix.next_url_end[start];
+    if end >= s.len() || s[end] != ')' || end - start > MAX_URL {
         return None;
     }
     let url: String = s[start..end].iter().collect();
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() > 8
+    let ok = url.len() > 8
         && !url
             .chars()
             .any(|c| c.is_control() || c == '<' || c == '>' || c == '"');
@@ -456,6 +484,32 @@ mod tests {
             "[code Some(\"py\")]x = 1[/code]"
         );
         assert_eq!(html("```one line```"), "<code>one line</code>");
+    }
+
+    #[test]
+    fn adversarial_lines_stay_fast() {
+        let started = std::time::Instant::now();
+        for unit in [
+            "`",
+            "*",
+            "_a ",
+            "**",
+            "~~",
+            "[",
+            "[a](",
+            "[a](https://x",
+            "\\",
+            "` `` ```",
+        ] {
+            let line = unit.repeat(200_000 / unit.len());
+            let blocks = parse(&format!("x {line} y"));
+            assert!(!blocks.is_empty());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
