@@ -204,9 +204,13 @@ impl Inner {
     ) -> Result<(), StepError> {
         let at = |call: usize| move |error: DeliveryError| StepError { call, error };
         match step {
-            Step::Text { part, keyboard } => {
+            Step::Text {
+                part,
+                keyboard,
+                silent,
+            } => {
                 let id = self
-                    .send_text(chat, part, keyboard.as_ref(), pacer)
+                    .send_text(chat, part, keyboard.as_ref(), *silent, pacer)
                     .await
                     .map_err(at(0))?;
                 *last = Some(text_id(id));
@@ -261,30 +265,31 @@ impl Inner {
         chat: ChatId,
         part: &Part,
         keyboard: Option<&InlineKeyboardMarkup>,
+        silent: bool,
         pacer: &mut Pacer,
     ) -> Result<MessageId, DeliveryError> {
+        let build = |text: &str, html: bool| {
+            let mut req = self
+                .bot
+                .send_message(chat, text)
+                .link_preview_options(NO_PREVIEW)
+                .disable_notification(silent);
+            if html {
+                req = req.parse_mode(ParseMode::Html);
+            }
+            if let Some(kb) = keyboard {
+                req = req.reply_markup(kb.clone());
+            }
+            req
+        };
         pacer.before_call().await;
-        let mut req = self
-            .bot
-            .send_message(chat, &part.html)
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(NO_PREVIEW);
-        if let Some(kb) = keyboard {
-            req = req.reply_markup(kb.clone());
-        }
-        match req.await {
+        match build(&part.html, true).await {
             Ok(m) => Ok(m.id),
             Err(e) if is_parse_error(&e) => {
                 self.parse_refused(chat, "sendMessage", &e);
                 pacer.repeat();
-                let mut req = self
-                    .bot
-                    .send_message(chat, &part.plain)
-                    .link_preview_options(NO_PREVIEW);
-                if let Some(kb) = keyboard {
-                    req = req.reply_markup(kb.clone());
-                }
-                req.await
+                build(&part.plain, false)
+                    .await
                     .map(|m| m.id)
                     .map_err(|e| self.fail(chat, "sendMessage", &e))
             }

@@ -60,6 +60,9 @@ pub(crate) enum Step {
     Text {
         part: Part,
         keyboard: Option<InlineKeyboardMarkup>,
+        /// Sent without a notification (the live progress message: the final answer
+        /// is what should make the phone buzz).
+        silent: bool,
     },
     Media {
         media: Media,
@@ -400,6 +403,7 @@ pub(crate) fn plan(env: &Envelope, f: &Format) -> Vec<Step> {
                     steps.push(Step::Text {
                         part: Part::range(&s, r),
                         keyboard: None,
+                        silent: env.body.is_ephemeral(),
                     });
                 }
             }
@@ -425,6 +429,7 @@ pub(crate) fn plan(env: &Envelope, f: &Format) -> Vec<Step> {
                     plain: "…".into(),
                 },
                 keyboard: Some(kb),
+                silent: false,
             }),
         }
     }

@@ -178,6 +178,7 @@ fn prompts_put_buttons_on_the_last_message() {
         Step::Text {
             part,
             keyboard: Some(kb),
+            silent: false,
         },
     ] = steps.as_slice()
     else {
@@ -237,9 +238,10 @@ fn progress_fits_one_message_and_shows_the_tail() {
     };
     let steps = plan(&env, &fmt());
     assert_valid(&steps);
-    let [Step::Text { part, .. }] = steps.as_slice() else {
+    let [Step::Text { part, silent, .. }] = steps.as_slice() else {
         panic!("{} steps", steps.len())
     };
+    assert!(silent, "the live message does not notify");
     assert!(
         part.plain
             .starts_with("[p]\n⏳ Working… 12s\n☑ read\n▶ fix\n☐ test\n\n…"),
