@@ -160,7 +160,15 @@ impl State {
     async fn housekeeping(&mut self) -> Result<(), Closed> {
         let evs = self.tracker.take_progress(now());
         self.send_all(evs).await?;
-        for sid in self.tracker.awaiting_final(now(), self.cfg.idle_grace) {
+        let waiting = self.tracker.awaiting_final(now(), self.cfg.idle_grace);
+        // An idle event is not the last word: under load OpenCode was seen reporting idle
+        // mid-turn and staying busy. Ask for the real status before ending a turn from REST.
+        let statuses = if waiting.is_empty() {
+            Default::default()
+        } else {
+            self.client.session_status().await.unwrap_or_default()
+        };
+        for sid in waiting {
             // Idle came but the final message did not: read it from REST.
             match self
                 .client
@@ -168,7 +176,7 @@ impl State {
                 .await
             {
                 Ok(page) => {
-                    let evs = self.tracker.resync(&sid, None, &page.messages, now());
+                    let evs = self.tracker.resync(&sid, statuses.get(&sid), &page.messages, now());
                     self.send_all(evs).await?;
                 }
                 Err(e) => {
