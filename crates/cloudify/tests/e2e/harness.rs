@@ -71,7 +71,7 @@ impl World {
             )
             .env("OPENCODE_URL", self.opencode.url())
             .env("OPENCODE_DIRECTORY", self.opencode.project_dir())
-            .env("RUST_LOG", "info,cloudify=debug");
+            .env("RUST_LOG", "info,cloudify=debug,cloudify_opencode=debug");
         if let Some(pw) = self.opencode.password() {
             c.env("OPENCODE_SERVER_PASSWORD", pw);
         }
@@ -152,6 +152,18 @@ impl World {
 
     pub async fn says(&self, user: &User, text: &str) {
         self.tg.user_sends_text(user, text);
+    }
+
+    /// The final answer of a turn (not the live message, which shows the answer so far).
+    pub async fn wait_answer(&self, chat: i64, needle: &str) -> Message {
+        let n = needle.to_string();
+        self.tg
+            .wait_for_message(
+                chat,
+                move |m| m.text().contains(&n) && !m.text().contains("Working…"),
+                T,
+            )
+            .await
     }
 
     pub async fn wait_text(&self, chat: i64, needle: &str) -> Message {

@@ -3,4 +3,5 @@
 //! world on free loopback ports, so they run in parallel.
 
 mod harness;
+mod telegram_commands;
 mod telegram_turns;

@@ -131,7 +131,7 @@ async fn permission_buttons_drive_the_agent() {
         ask.message_id,
         &format!("/approve {} once", permission_id(&ask)),
     );
-    w.wait_text(103, "Ran it.").await;
+    w.wait_answer(103, "Ran it.").await;
     let outcome = w.tg.message(103, ask.message_id).unwrap();
     assert!(
         outcome.text().contains("Allowed once") && outcome.text().contains("@alice"),
