@@ -1,5 +1,7 @@
 //! The `cloudify` binary as a user runs it: real process, temp data dir, fake Bot API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use cloudify_testkit::fake_telegram::{FakeTelegram, User};
 use image::{GrayImage, Luma};
 use std::io::Write;
@@ -218,10 +220,9 @@ async fn wait_healthy(port: u16) {
             .get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
             .await
+            && r.status().is_success()
         {
-            if r.status().is_success() {
-                return;
-            }
+            return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

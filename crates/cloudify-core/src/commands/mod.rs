@@ -69,6 +69,9 @@ pub async fn execute(
             return membership::bind(ctx, &code).await;
         }
         Command::Lang(ref lang) => return settings::lang(ctx, lang).await,
+        Command::FileTooLarge { bytes, ref name } => {
+            return Ok(ctx.say(i18n::file_too_large(l, name, bytes)));
+        }
         _ => {}
     }
     let Some(inst) = ctx.active().await? else {
@@ -98,6 +101,10 @@ pub async fn execute(
         Command::Web => settings::web(ctx).await,
         Command::WebTerminal(kind) => settings::web_terminal(ctx, &kind).await,
         Command::Proxy(action) => settings::proxy(ctx, &inst, action).await,
-        Command::Start(_) | Command::Help | Command::Bind(_) | Command::Lang(_) => Ok(Vec::new()),
+        Command::Start(_)
+        | Command::Help
+        | Command::Bind(_)
+        | Command::Lang(_)
+        | Command::FileTooLarge { .. } => Ok(Vec::new()),
     }
 }

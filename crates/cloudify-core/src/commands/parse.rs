@@ -148,7 +148,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Commands that buttons send; not in the menu.
-const HIDDEN: &[&str] = &["approve", "answer"];
+const HIDDEN: &[&str] = &["approve", "answer", "file-too-large"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PermissionReply {
@@ -206,6 +206,12 @@ pub enum Command {
     Answer {
         id: String,
         choice: Option<Vec<usize>>,
+    },
+    /// An adapter's note that a user's file was over the platform's download limit
+    /// (`/file_too_large <bytes> <name>`).
+    FileTooLarge {
+        bytes: u64,
+        name: String,
     },
 }
 
@@ -273,6 +279,13 @@ pub fn parse(text: &str) -> Option<Result<Command, ParseError>> {
         "lang" => need(arg).map(Command::Lang),
         "approve" => parse_approve(args),
         "answer" => parse_answer(args),
+        "file-too-large" => {
+            let (size, name) = args.split_once(' ').unwrap_or((args, ""));
+            Ok(Command::FileTooLarge {
+                bytes: size.parse().unwrap_or(0),
+                name: name.trim().into(),
+            })
+        }
         _ if HIDDEN.contains(&name.as_str()) => Err(ParseError::Usage(usage_of(&name))),
         _ => Err(ParseError::Unknown(name.chars().take(32).collect())),
     };

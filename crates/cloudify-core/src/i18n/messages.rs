@@ -439,3 +439,15 @@ pub fn prompt_gone(l: Lang) -> String {
     )
     .to_string()
 }
+
+pub fn file_too_large(l: Lang, name: &str, bytes: u64) -> String {
+    let mb = bytes.div_ceil(1024 * 1024);
+    match l {
+        Lang::Zh => format!(
+            "📦 文件 {name}（{mb} MB）太大，机器人最多只能下载 20 MB。请压缩后再发，或通过网页终端 /web 上传。"
+        ),
+        Lang::En => format!(
+            "📦 {name} ({mb} MB) is too large: bots can download at most 20 MB. Compress it, or upload it through the web terminal (/web)."
+        ),
+    }
+}

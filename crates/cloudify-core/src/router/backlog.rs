@@ -43,7 +43,7 @@ impl Backlog for StoreBacklog {
             .await;
         match result {
             Ok(kept) => {
-                tracing::info!(chat = %chat.chat_id, kept, "output kept for the offline backlog")
+                tracing::info!(chat = %chat.chat_id, kept, "output kept for the offline backlog");
             }
             Err(e) => tracing::error!(error = %e, "could not keep undeliverable output"),
         }

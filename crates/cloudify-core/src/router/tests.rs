@@ -670,3 +670,20 @@ async fn prompts_and_commands_are_rate_limited_per_user() {
     assert!(texts(&out)[0].contains("Slow down"), "{out:?}");
     assert_eq!(w.workspace.prompts.lock().unwrap().len(), 29);
 }
+
+#[tokio::test]
+async fn oversized_files_get_a_clear_reply() {
+    let w = World::new().await;
+    let inst = w.instance("proj").await;
+    w.say(
+        "alice",
+        &format!("/start {}", binding::deep_link_token(&inst)),
+    )
+    .await;
+    let out = w.say("alice", "/file_too_large 22020096 dump.sql").await;
+    assert!(
+        texts(&out)[0].contains("dump.sql (21 MB) is too large"),
+        "{out:?}"
+    );
+    assert!(w.workspace.prompts.lock().unwrap().is_empty());
+}

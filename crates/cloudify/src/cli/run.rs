@@ -143,10 +143,8 @@ fn print_qr_on_first_start(app: &App) {
             .call_now(move |s| s.members(id))
             .map(|m| !m.is_empty())
             .unwrap_or(true);
-        if !bound {
-            if let Err(e) = crate::cli::qr::print_qr(app, &inst, None) {
-                tracing::warn!(error = %e, "could not print the QR code");
-            }
+        if !bound && let Err(e) = crate::cli::qr::print_qr(app, &inst, None) {
+            tracing::warn!(error = %e, "could not print the QR code");
         }
     }
 }

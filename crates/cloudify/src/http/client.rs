@@ -4,7 +4,7 @@ use crate::app::App;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn call(app: &App, path: &str, body: Value) -> Result<Value, String> {
+fn call(app: &App, path: &str, body: &Value) -> Result<Value, String> {
     let token = app.notify_token().map_err(|e| e.to_string())?;
     let url = format!("http://{}{path}", local_addr(app));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -20,7 +20,7 @@ fn call(app: &App, path: &str, body: Value) -> Result<Value, String> {
         let resp = client
             .post(&url)
             .bearer_auth(token.expose())
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(|e| format!("cannot reach the bot at {url}: {}", without_url(&e)))?;
@@ -50,21 +50,26 @@ fn local_addr(app: &App) -> String {
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), "");
+        s = s
+            .replace(&format!(" for url ({u})"), "")
+            .replace(u.as_str(), "");
     }
-    s
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{s}: {cause}"),
+        None => s,
+    }
 }
 
 pub fn notify_via_daemon(app: &App, instance: Option<&str>, text: &str) -> Result<u64, String> {
     let v = call(
         app,
         "/api/notify",
-        json!({ "text": text, "instance": instance }),
+        &json!({ "text": text, "instance": instance }),
     )?;
     Ok(v.get("recipients").and_then(Value::as_u64).unwrap_or(0))
 }
 
 pub fn reset_via_daemon(app: &App, instance: &str) -> Result<u64, String> {
-    let v = call(app, "/api/reset-qr", json!({ "instance": instance }))?;
+    let v = call(app, "/api/reset-qr", &json!({ "instance": instance }))?;
     Ok(v.get("removed").and_then(Value::as_u64).unwrap_or(0))
 }

@@ -69,10 +69,11 @@ impl Relay {
     /// The link of an instance, created (and its watcher started) on first use.
     pub(crate) fn link(self: &Arc<Self>, inst: &Instance) -> Result<Arc<Link>, ServiceError> {
         let mut links = self.links.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(l) = links.get(&inst.id) {
-            if l.url == inst.url && l.directory == inst.directory {
-                return Ok(l.clone());
-            }
+        if let Some(l) = links.get(&inst.id)
+            && l.url == inst.url
+            && l.directory == inst.directory
+        {
+            return Ok(l.clone());
         }
         let c = &self.config.opencode;
         let password = inst.password.as_ref().unwrap_or(&c.password);

@@ -36,10 +36,10 @@ pub(super) async fn pump(
         };
         // Only the instance's current session is shown; other sessions are someone's
         // separate work (the TUI, another client).
-        if let Some(sid) = ev.session_id() {
-            if inst.current_session.as_deref() != Some(sid) {
-                continue;
-            }
+        if let Some(sid) = ev.session_id()
+            && inst.current_session.as_deref() != Some(sid)
+        {
+            continue;
         }
         let mut state = link.state.lock().await;
         if let Err(e) = apply(&router, &inst, &mut state, ev).await {
@@ -72,7 +72,7 @@ async fn apply(router: &Router, inst: &Instance, st: &mut TurnState, ev: TurnEve
             if let Some(live) = st.live.as_mut() {
                 match t.status {
                     ToolStatus::Completed => {
-                        live.push_tool(format!("✓ 🔧 {}: {}", t.tool, t.summary))
+                        live.push_tool(format!("✓ 🔧 {}: {}", t.tool, t.summary));
                     }
                     ToolStatus::Error => live.push_tool(format!("✗ 🔧 {}: {}", t.tool, t.summary)),
                     ToolStatus::Running => {}
@@ -101,7 +101,7 @@ async fn apply(router: &Router, inst: &Instance, st: &mut TurnState, ev: TurnEve
             }
         }
         TurnEvent::PermissionAsked { request } => {
-            ask_permission(router, inst, st, &request).await?
+            ask_permission(router, inst, st, &request).await?;
         }
         TurnEvent::QuestionAsked { request } => ask_question(router, inst, st, &request).await?,
         TurnEvent::PermissionResolved {

@@ -2,6 +2,8 @@
 //! package) driven by the fake LLM, and the fake Telegram Bot API. Each test builds its own
 //! world on free loopback ports, so they run in parallel.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod harness;
 mod telegram_commands;
 mod telegram_turns;

@@ -105,7 +105,11 @@ async fn long_code_becomes_a_photo_short_code_stays_inline_and_long_text_is_spli
         parts.len()
     );
     assert!(parts.iter().all(|m| m.text().chars().count() <= 4096));
-    let joined: String = parts.iter().map(|m| m.text()).collect::<Vec<_>>().join("");
+    let joined: String = parts
+        .iter()
+        .map(cloudify_testkit::fake_telegram::Message::text)
+        .collect::<Vec<_>>()
+        .join("");
     assert!(joined.matches("part of a long answer").count() >= 160);
 }
 
