@@ -176,7 +176,9 @@ impl State {
                 .await
             {
                 Ok(page) => {
-                    let evs = self.tracker.resync(&sid, statuses.get(&sid), &page.messages, now());
+                    let evs = self
+                        .tracker
+                        .resync(&sid, statuses.get(&sid), &page.messages, now());
                     self.send_all(evs).await?;
                 }
                 Err(e) => {
