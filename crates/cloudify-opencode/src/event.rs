@@ -194,7 +194,8 @@ impl Event {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let props = v.get("properties").cloned().unwrap_or(Value::Null);
+        // Typed structs deserialize straight from the borrowed tree: no copy of `properties`.
+        let props = v.get("properties").unwrap_or(&Value::Null);
         match decode(&kind, props) {
             Ok(Some(ev)) => ev,
             Ok(None) => Self::Unknown { kind, raw: v },
@@ -234,8 +235,8 @@ impl GlobalEvent {
     }
 }
 
-fn de<T: for<'a> Deserialize<'a>>(v: Value) -> Result<T, serde_json::Error> {
-    serde_json::from_value(v)
+fn de<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, serde_json::Error> {
+    T::deserialize(v)
 }
 
 #[derive(Deserialize)]
@@ -347,7 +348,7 @@ struct DisposedProps {
     directory: String,
 }
 
-fn decode(kind: &str, p: Value) -> Result<Option<Event>, serde_json::Error> {
+fn decode(kind: &str, p: &Value) -> Result<Option<Event>, serde_json::Error> {
     Ok(Some(match kind {
         "server.connected" => Event::ServerConnected,
         "server.heartbeat" => Event::ServerHeartbeat,

@@ -290,7 +290,7 @@ impl Part {
             #[serde(default)]
             url: String,
         }
-        let r: Raw = serde_json::from_value(v.clone())?;
+        let r = Raw::deserialize(&v)?;
         Ok(match r.kind.as_str() {
             "text" => Self::Text {
                 base: r.base,
@@ -308,7 +308,7 @@ impl Part {
             },
             "tool" => {
                 let state = match r.state {
-                    Some(s) => serde_json::from_value(s)?,
+                    Some(s) => ToolState::deserialize(s)?,
                     None => ToolState::Pending { input: Value::Null },
                 };
                 Self::Tool {

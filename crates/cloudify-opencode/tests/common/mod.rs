@@ -10,7 +10,7 @@ use cloudify_testkit::fake_llm::FakeLlm;
 use cloudify_testkit::opencode::{OpencodeOptions, OpencodeServer};
 use tokio::sync::mpsc::Receiver;
 
-pub const WAIT: Duration = Duration::from_secs(40);
+pub const WAIT: Duration = Duration::from_secs(60);
 
 pub struct Harness {
     pub fake: FakeLlm,
