@@ -6,4 +6,5 @@
 
 mod harness;
 mod telegram_commands;
+mod telegram_resilience;
 mod telegram_turns;
