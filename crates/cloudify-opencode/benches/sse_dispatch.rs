@@ -53,7 +53,9 @@ fn throughput(c: &mut Criterion) {
     let events = run(&bytes, 4096);
     let mut g = c.benchmark_group("sse_parse_dispatch");
     g.throughput(Throughput::Elements(events as u64));
-    g.bench_function("transcripts_x10_4k_chunks", |b| b.iter(|| run(&bytes, 4096)));
+    g.bench_function("transcripts_x10_4k_chunks", |b| {
+        b.iter(|| run(&bytes, 4096))
+    });
     g.bench_function("transcripts_x10_64b_chunks", |b| b.iter(|| run(&bytes, 64)));
     g.finish();
 }

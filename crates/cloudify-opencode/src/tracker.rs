@@ -599,7 +599,14 @@ fn try_finish(s: &mut SessionTrack, sid: &str, now: Instant, out: &mut Vec<TurnE
         return;
     }
     let ready = match t.last_message().and_then(|m| m.info.as_ref()) {
-        Some(info) => info.is_final(),
+        // `finish: "tool-calls"` means the loop normally goes on with another message; it
+        // only ends there after a bare reject. A stale duplicate idle of the previous turn
+        // (they arrive up to ~1.5 s apart after an abort) can land right here, so let the
+        // caller confirm with `GET /session/status` after the grace period instead.
+        Some(info) => {
+            info.is_final()
+                && (info.error.is_some() || info.finish.as_deref() != Some("tool-calls"))
+        }
         // No assistant message at all: an error before the LLM was called (unknown model).
         None => t.error.is_some() || t.timed_out_at.is_some(),
     };

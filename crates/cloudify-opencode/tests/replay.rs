@@ -64,6 +64,12 @@ fn replay(name: &str) -> Replay {
         out.extend(tracker.apply(&e, now));
         out.extend(tracker.take_progress(now));
     }
+    // The watcher's housekeeping: turns idle without a clear end are confirmed from REST
+    // (status idle, no newer messages) after the grace period.
+    now += Duration::from_secs(2);
+    for sid in tracker.awaiting_final(now, Duration::from_millis(1500)) {
+        out.extend(tracker.resync(&sid, None, &[], now));
+    }
     Replay {
         out,
         tracker,
@@ -512,4 +518,112 @@ fn rest_snapshot_decodes_and_resync_finishes_an_interrupted_turn() {
         })
         .unwrap();
     assert_eq!(d.error.as_ref().unwrap().kind, TurnErrorKind::Interrupted);
+}
+
+fn ev(json: &str) -> Event {
+    Event::parse(json)
+}
+
+fn status(kind: &str) -> Event {
+    ev(&format!(
+        r#"{{"type":"session.status","properties":{{"sessionID":"ses_x","status":{{"type":"{kind}"}}}}}}"#
+    ))
+}
+
+fn assistant(id: &str, finish: &str, completed: bool) -> Event {
+    let completed = if completed { r#","completed":2"# } else { "" };
+    ev(&format!(
+        r#"{{"type":"message.updated","properties":{{"sessionID":"ses_x","info":{{"id":"{id}","role":"assistant","sessionID":"ses_x","finish":"{finish}","time":{{"created":1{completed}}}}}}}}}"#
+    ))
+}
+
+fn text(msg: &str, part: &str, t: &str) -> Event {
+    ev(&format!(
+        r#"{{"type":"message.part.updated","properties":{{"sessionID":"ses_x","part":{{"id":"{part}","messageID":"{msg}","sessionID":"ses_x","type":"text","text":"{t}","time":{{"start":1,"end":2}}}}}}}}"#
+    ))
+}
+
+#[test]
+fn stale_idle_after_tool_step_does_not_end_the_turn() {
+    let mut t = TurnTracker::new();
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for e in [
+        status("busy"),
+        assistant("msg_1", "tool-calls", false),
+        text("msg_1", "prt_1", "Running a tool."),
+        assistant("msg_1", "tool-calls", true),
+        // A late duplicate idle of an earlier, aborted turn.
+        status("idle"),
+    ] {
+        out.extend(t.apply(&e, now));
+    }
+    assert!(
+        !out.iter().any(|e| matches!(e, TurnEvent::Done(_))),
+        "{out:#?}"
+    );
+    // The loop goes on: busy again, second message, then the real end.
+    for e in [
+        status("busy"),
+        assistant("msg_2", "stop", false),
+        text("msg_2", "prt_2", "All done."),
+        assistant("msg_2", "stop", true),
+        status("idle"),
+    ] {
+        out.extend(t.apply(&e, now));
+    }
+    let d = out
+        .iter()
+        .find_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(d.text, "All done.");
+    assert_eq!(d.tools, 0);
+    assert_eq!(
+        out.iter()
+            .filter(|e| matches!(e, TurnEvent::Started { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn unknown_part_types_and_reasoning_do_not_leak_into_the_answer() {
+    let mut t = TurnTracker::new();
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for e in [
+        status("busy"),
+        assistant("msg_1", "stop", false),
+        ev(
+            r#"{"type":"message.part.updated","properties":{"sessionID":"ses_x","part":{"id":"prt_r","messageID":"msg_1","sessionID":"ses_x","type":"reasoning","text":""}}}"#,
+        ),
+        ev(
+            r#"{"type":"message.part.delta","properties":{"sessionID":"ses_x","messageID":"msg_1","partID":"prt_r","field":"text","delta":"thinking"}}"#,
+        ),
+        ev(
+            r#"{"type":"message.part.updated","properties":{"sessionID":"ses_x","part":{"id":"prt_z","messageID":"msg_1","sessionID":"ses_x","type":"hologram","x":1}}}"#,
+        ),
+        text("msg_1", "prt_t", "Answer."),
+        assistant("msg_1", "stop", true),
+        status("idle"),
+    ] {
+        out.extend(t.apply(&e, now));
+    }
+    let d = out
+        .iter()
+        .find_map(|e| {
+            if let TurnEvent::Done(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(d.text, "Answer.");
 }
