@@ -39,7 +39,7 @@ fn run(bytes: &[u8], chunk: usize) -> usize {
             let ev = Event::parse(&f.data);
             out += tracker.apply(&ev, now).len();
             n += 1;
-            if n % 64 == 0 {
+            if n.is_multiple_of(64) {
                 out += tracker.take_progress(now).len();
             }
         }
@@ -54,9 +54,11 @@ fn throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("sse_parse_dispatch");
     g.throughput(Throughput::Elements(events as u64));
     g.bench_function("transcripts_x10_4k_chunks", |b| {
-        b.iter(|| run(&bytes, 4096))
+        b.iter(|| run(&bytes, 4096));
     });
-    g.bench_function("transcripts_x10_64b_chunks", |b| b.iter(|| run(&bytes, 64)));
+    g.bench_function("transcripts_x10_64b_chunks", |b| {
+        b.iter(|| run(&bytes, 64));
+    });
     g.finish();
 }
 
