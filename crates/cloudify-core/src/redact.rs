@@ -111,3 +111,102 @@ mod tests {
         }
     }
 }
+
+use crate::output::{Output, Prompt};
+
+/// Scrubs every text field of an output before it leaves for an IM (SPEC §4). Images are
+/// already pixels; code and diffs are still text here, so they are covered before rendering.
+pub fn redact_output(out: Output) -> Output {
+    let r = |s: String| match redact(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(o) => o,
+    };
+    match out {
+        Output::Text { text } => Output::Text { text: r(text) },
+        Output::Plain { text } => Output::Plain { text: r(text) },
+        Output::Notice { text } => Output::Notice { text: r(text) },
+        Output::Tool { line } => Output::Tool { line: r(line) },
+        Output::Code {
+            language,
+            code,
+            file_name,
+        } => Output::Code {
+            language,
+            code: r(code),
+            file_name,
+        },
+        Output::Diff { title, patch } => Output::Diff {
+            title,
+            patch: r(patch),
+        },
+        Output::Error { message, trace } => Output::Error {
+            message: r(message),
+            trace: trace.map(r),
+        },
+        Output::Progress(mut p) => {
+            p.status = r(p.status);
+            p.answer = r(p.answer);
+            p.tool = p.tool.map(r);
+            for t in &mut p.todos {
+                t.text = r(std::mem::take(&mut t.text));
+            }
+            Output::Progress(p)
+        }
+        Output::Prompt(Prompt {
+            text,
+            detail,
+            buttons,
+        }) => {
+            let buttons = buttons
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|mut b| {
+                            b.label = r(b.label);
+                            b
+                        })
+                        .collect()
+                })
+                .collect();
+            Output::Prompt(Prompt {
+                text: r(text),
+                detail: detail.map(r),
+                buttons,
+            })
+        }
+        img @ Output::Image { .. } => img,
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::redact_output;
+    use crate::output::{Output, Progress, Prompt, TodoLine};
+
+    #[test]
+    fn every_text_field_is_scrubbed() {
+        let secret = "password=hunter22";
+        let p = redact_output(Output::Progress(Progress {
+            status: secret.into(),
+            answer: secret.into(),
+            tool: Some(secret.into()),
+            todos: vec![TodoLine {
+                done: false,
+                active: true,
+                text: secret.into(),
+            }],
+        }));
+        assert!(!format!("{p:?}").contains("hunter22"), "{p:?}");
+        let q = redact_output(Output::Prompt(Prompt {
+            text: secret.into(),
+            detail: Some(secret.into()),
+            buttons: vec![],
+        }));
+        assert!(!format!("{q:?}").contains("hunter22"));
+        let d = redact_output(Output::Diff {
+            title: None,
+            patch: format!("+{secret}\n"),
+        });
+        assert!(!format!("{d:?}").contains("hunter22"));
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod http;
 mod lanes;
 mod platforms;
+mod proxy;
 mod relay;
 mod render_cmd;
 mod services;

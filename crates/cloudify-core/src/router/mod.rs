@@ -18,6 +18,7 @@ use crate::identity::{Platform, UserKey};
 use crate::outbox::LocalId;
 use crate::outbox::runner::OutboxHandle;
 use crate::output::{Envelope, Output};
+use crate::redact::redact_output;
 use crate::services::{
     PromptPart, ProxyControl, QrImages, Sender, ServiceError, WebTerminal, Workspace,
 };
@@ -288,7 +289,7 @@ impl Router {
     /// Sends a reply to the chat a message came from.
     pub fn reply(&self, chat: &ChatRef, body: Output) -> Option<LocalId> {
         let outbox = self.outbox(chat.platform)?;
-        Some(outbox.send(chat.clone(), Envelope::bare(body)))
+        Some(outbox.send(chat.clone(), Envelope::bare(redact_output(body))))
     }
 
     /// Sends to one user's private chat, framed for that user (header, footer).
@@ -301,7 +302,7 @@ impl Router {
         let lang = self.lang_of(user);
         let env = match instance_id {
             Some(id) => self.frame(user, id, body, lang).await?,
-            None => Envelope::bare(body),
+            None => Envelope::bare(redact_output(body)),
         };
         let chat = ChatRef::private(&user.key);
         Ok(self.outbox(user.key.platform).map(|o| Delivered {
@@ -386,7 +387,7 @@ impl Router {
         Ok(Envelope {
             instance_id: Some(instance_id),
             header: several.then(|| format!("[{}]", name.unwrap_or_default())),
-            body,
+            body: redact_output(body),
             footer,
         })
     }

@@ -32,7 +32,10 @@ pub struct ResetArgs {
 /// What a user scans: the Telegram deep link when the bot's username is known, else the
 /// long form (which `/bind` accepts on every platform).
 pub fn qr_target(app: &App, inst: &Instance) -> Result<(String, bool)> {
-    let bot = app.store.call_now(|s| s.setting(BOT_USERNAME_SETTING))?;
+    let mut bot = app.store.call_now(|s| s.setting(BOT_USERNAME_SETTING))?;
+    if bot.is_none() && app.config.telegram_enabled() {
+        bot = learn_bot_username(app);
+    }
     Ok(match bot {
         Some(bot) => (
             format!(
@@ -49,6 +52,26 @@ pub fn qr_target(app: &App, inst: &Instance) -> Result<(String, bool)> {
             )
         }
     })
+}
+
+/// Asks Telegram (getMe) for the bot's username and remembers it; `None` when unreachable.
+fn learn_bot_username(app: &App) -> Option<String> {
+    let c = &app.config;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let name = rt
+        .block_on(crate::checks::telegram_get_me(
+            &c.telegram.api_url,
+            &c.telegram.token,
+            c.active_proxy(),
+        ))
+        .ok()?;
+    let _ = app
+        .store
+        .call_now(|s| s.set_setting(BOT_USERNAME_SETTING, &name));
+    Some(name)
 }
 
 /// Prints the QR block for an instance and saves `/data/qr/<instance>.png`.

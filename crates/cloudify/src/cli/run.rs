@@ -30,7 +30,7 @@ pub fn run(env: &EnvVars) -> Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(daemon(app))?;
+    rt.block_on(daemon(app, env))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -45,7 +45,7 @@ fn missing_im_message(app: &App) -> String {
     )
 }
 
-async fn daemon(app: App) -> Result<()> {
+async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     let config = Arc::new(app.config.clone());
     let backlog = Arc::new(StoreBacklog {
         store: app.store.clone(),
@@ -55,7 +55,7 @@ async fn daemon(app: App) -> Result<()> {
     let services = Services {
         workspace: Arc::new(crate::relay::OpenCodeWorkspace(relay.clone())),
         terminal: Arc::new(services::WebTerminalLink::new(&app)),
-        proxy: Arc::new(cloudify_core::services::Unavailable("/proxy")),
+        proxy: Arc::new(crate::proxy::ProxySettings::new(&app, &env)),
         qr: Arc::new(services::QrPng),
     };
     let router = Arc::new(Router::new(
@@ -105,6 +105,7 @@ async fn daemon(app: App) -> Result<()> {
     .await?;
     print_qr_on_first_start(&app);
     let lanes = tokio::spawn(lanes::dispatch(rx, router.clone()));
+    tokio::spawn(prune_ledger(app.store.clone()));
 
     shutdown_signal().await;
     tracing::info!("stopping: delivering what is queued (up to 5 s)");
@@ -116,6 +117,20 @@ async fn daemon(app: App) -> Result<()> {
     http.abort();
     lanes.abort();
     Ok(())
+}
+
+/// Keeps the processed-update ledger small: platforms never redeliver week-old updates.
+async fn prune_ledger(store: cloudify_core::SharedStore) {
+    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
+    loop {
+        tick.tick().await;
+        let before = crate::app::now_secs() - 7 * 24 * 3600;
+        match store.call(move |s| s.prune_processed(before)).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "old processed-update ids removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not prune processed-update ids"),
+        }
+    }
 }
 
 /// Runs an adapter's receive loop for the life of the process.

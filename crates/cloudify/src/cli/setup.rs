@@ -57,6 +57,9 @@ pub fn wizard(env: &EnvVars, input: &mut impl BufRead, out: &mut impl Write) -> 
             Ok(bot) => {
                 writeln!(out, "   ✓ bot @{bot}")?;
                 config.telegram.token = secret;
+                // The QR shown next is then a t.me deep link right away.
+                app.store
+                    .call_now(|s| s.set_setting(crate::cli::qr::BOT_USERNAME_SETTING, &bot))?;
                 break;
             }
             Err(e) => writeln!(out, "   ✗ {e}")?,

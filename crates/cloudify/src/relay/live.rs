@@ -3,7 +3,6 @@
 
 use cloudify_core::i18n::{self, Lang};
 use cloudify_core::output::{Output, Progress as LiveProgress, TodoLine};
-use cloudify_core::redact::redact;
 use cloudify_core::router::Delivered;
 use cloudify_opencode::{Progress, Todo};
 use std::collections::{HashMap, VecDeque};
@@ -65,7 +64,7 @@ impl LiveTurn {
     /// The live message in one language.
     pub fn render(&self, l: Lang) -> Output {
         let status = if let Some((attempt, msg)) = &self.retry {
-            i18n::turn::retrying(l, *attempt, &redact(msg))
+            i18n::turn::retrying(l, *attempt, msg)
         } else if let Some(n) = self.notice {
             n(l)
         } else {
@@ -78,8 +77,8 @@ impl LiveTurn {
         }
         Output::Progress(LiveProgress {
             status,
-            answer: p.map(|p| redact(&p.text).into_owned()).unwrap_or_default(),
-            tool: (!tool_lines.is_empty()).then(|| redact(&tool_lines.join("\n")).into_owned()),
+            answer: p.map(|p| p.text.clone()).unwrap_or_default(),
+            tool: (!tool_lines.is_empty()).then(|| tool_lines.join("\n")),
             todos: p
                 .map(|p| p.todos.iter().map(todo_line).collect())
                 .unwrap_or_default(),

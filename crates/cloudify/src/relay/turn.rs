@@ -4,7 +4,6 @@ use super::Link;
 use super::live::{LiveTurn, PromptShown, TurnState};
 use cloudify_core::i18n::{self, Lang};
 use cloudify_core::output::{Button, Output, Prompt};
-use cloudify_core::redact::redact;
 use cloudify_core::store::Instance;
 use cloudify_core::{Config, Router, SharedStore};
 use cloudify_opencode::{
@@ -170,10 +169,7 @@ fn permission_label(r: &PermissionRequest) -> (String, Option<String>) {
         format!("{}: {target}", r.permission)
     };
     let detail = meta("diff").or_else(|| meta("command"));
-    (
-        redact(&label).into_owned(),
-        detail.map(|d| redact(&d).into_owned()),
-    )
+    (label, detail)
 }
 
 async fn ask_permission(
@@ -225,7 +221,7 @@ async fn ask_question(
     };
     let options: Vec<String> = q.options.iter().map(|o| o.label.clone()).collect();
     let id = r.id.clone();
-    let mut body = redact(&q.question).into_owned();
+    let mut body = q.question.clone();
     for (i, o) in q.options.iter().enumerate() {
         if !o.description.is_empty() {
             body.push_str(&format!("\n{}. {} — {}", i + 1, o.label, o.description));
@@ -319,7 +315,7 @@ async fn finish(router: &Router, inst: &Instance, st: &mut TurnState, r: TurnRes
                 let msg = r
                     .error
                     .as_ref()
-                    .map(|e| redact(&e.message).into_owned())
+                    .map(|e| e.message.clone())
                     .unwrap_or_default();
                 i18n::turn::failed_turn(l, duration, &msg)
             }
@@ -335,7 +331,7 @@ async fn finish(router: &Router, inst: &Instance, st: &mut TurnState, r: TurnRes
             router.edit(d, inst.id, line).await?;
         }
     }
-    let answer = redact(r.text.trim()).into_owned();
+    let answer = r.text.trim().to_string();
     let failed = r.error.is_some();
     router
         .broadcast(inst.id, None, |l| match (answer.is_empty(), failed) {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod harness;
+mod proxy;
 mod telegram_commands;
 mod telegram_resilience;
 mod telegram_turns;
