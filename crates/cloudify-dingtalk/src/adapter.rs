@@ -1,0 +1,152 @@
+//! [`DingTalkAdapter`]: the `Adapter` implementation and its shared state.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cloudify_core::adapter::{
+    Adapter, AdapterError, ChatRef, DeliveryError, IncomingSink, PlatformLimits, SentId,
+};
+use cloudify_core::identity::Platform;
+use cloudify_core::output::Envelope;
+
+use crate::api::Api;
+use crate::cards::CardBook;
+use crate::deliver::ResumeBook;
+use crate::incoming::{Dedupe, Webhooks};
+use crate::options::{DingTalkError, DingTalkOptions, StreamTiming};
+use crate::plan::{Format, Step, plan};
+
+/// Characters per message. DingTalk publishes no hard limit; `msgParam` is capped at
+/// 15 000 bytes, and 3000 CJK characters stay well under that after JSON escaping.
+pub const MAX_TEXT_CHARS: usize = 3000;
+/// Redelivered msgIds remembered.
+const DEDUPE_WINDOW: usize = 2048;
+
+pub(crate) struct Inner {
+    pub api: Api,
+    pub timing: StreamTiming,
+    pub format: Format,
+    pub render_cache: Option<PathBuf>,
+    pub ai_card_template: Option<String>,
+    pub prompt_card_template: Option<String>,
+    pub max_download: usize,
+    dedupe: Mutex<Dedupe>,
+    webhooks: Mutex<Webhooks>,
+    cards: Mutex<CardBook>,
+    resume: Mutex<ResumeBook>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    pub(crate) fn first_seen(&self, id: &str) -> bool {
+        lock(&self.dedupe).first(id)
+    }
+
+    pub(crate) fn webhooks(&self) -> MutexGuard<'_, Webhooks> {
+        lock(&self.webhooks)
+    }
+
+    pub(crate) fn cards(&self) -> MutexGuard<'_, CardBook> {
+        lock(&self.cards)
+    }
+
+    pub(crate) fn resume(&self) -> MutexGuard<'_, ResumeBook> {
+        lock(&self.resume)
+    }
+}
+
+/// The DingTalk adapter. Cheap to clone; clones share the token, webhooks and cards.
+#[derive(Clone)]
+pub struct DingTalkAdapter {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DingTalkAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DingTalkAdapter")
+            .field("robot_code", &self.inner.api.robot_code)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DingTalkAdapter {
+    /// Builds the HTTP client; no network until `run`/`send`.
+    pub fn new(opts: DingTalkOptions) -> Result<Self, DingTalkError> {
+        let none_if_empty = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
+        let ai = none_if_empty(opts.ai_card_template.clone());
+        let prompt = none_if_empty(opts.prompt_card_template.clone());
+        let inner = Inner {
+            api: Api::new(&opts)?,
+            timing: opts.timing,
+            format: Format {
+                max_text: MAX_TEXT_CHARS,
+                ai_card: ai.is_some(),
+                prompt_card: prompt.is_some(),
+            },
+            render_cache: opts.render_cache,
+            ai_card_template: ai,
+            prompt_card_template: prompt,
+            max_download: opts.max_download_bytes,
+            dedupe: Mutex::new(Dedupe::new(DEDUPE_WINDOW)),
+            webhooks: Mutex::new(Webhooks::default()),
+            cards: Mutex::new(CardBook::default()),
+            resume: Mutex::new(ResumeBook::default()),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+#[async_trait]
+impl Adapter for DingTalkAdapter {
+    fn platform(&self) -> Platform {
+        Platform::DingTalk
+    }
+
+    /// Robot messages cannot be edited; with an AI card template the live message is a
+    /// card, which can.
+    fn limits(&self) -> PlatformLimits {
+        PlatformLimits {
+            max_text_chars: MAX_TEXT_CHARS,
+            per_chat_interval: Duration::from_millis(1000),
+            // Webhook robots: 20 messages per minute per conversation.
+            group_per_minute: 20,
+            // 20 calls/s per app and API (standard orgs).
+            global_per_second: 20,
+            supports_edit: self.inner.format.ai_card,
+            supports_albums: false,
+            // DingTalk Markdown has no code blocks: every one is an image.
+            inline_code_max_lines: 0,
+        }
+    }
+
+    async fn run(&self, sink: IncomingSink) -> Result<(), AdapterError> {
+        crate::stream::run(self.inner.clone(), sink).await
+    }
+
+    async fn send(&self, chat: &ChatRef, out: &Envelope) -> Result<SentId, DeliveryError> {
+        self.inner.send(chat, out).await
+    }
+
+    async fn edit(&self, chat: &ChatRef, id: &SentId, out: &Envelope) -> Result<(), DeliveryError> {
+        self.inner.edit(chat, id, out).await
+    }
+
+    async fn delete(&self, chat: &ChatRef, id: &SentId) -> Result<(), DeliveryError> {
+        self.inner.delete(chat, id).await
+    }
+
+    fn cost(&self, out: &Envelope) -> u32 {
+        plan(out, &self.inner.format)
+            .iter()
+            .map(Step::calls)
+            .sum::<u32>()
+            .max(1)
+    }
+}
