@@ -86,7 +86,7 @@ fn restart(service: &std::path::Path) {
         .status()
     {
         Ok(s) if s.success() => {
-            tracing::info!(service = %service.display(), "service restarted for the proxy change")
+            tracing::info!(service = %service.display(), "service restarted for the proxy change");
         }
         Ok(s) => tracing::warn!(service = %service.display(), status = %s, "s6-svc -r failed"),
         Err(e) => tracing::warn!(error = %e, "s6-svc not available"),

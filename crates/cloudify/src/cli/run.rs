@@ -55,7 +55,7 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     let services = Services {
         workspace: Arc::new(crate::relay::OpenCodeWorkspace(relay.clone())),
         terminal: Arc::new(services::WebTerminalLink::new(&app)),
-        proxy: Arc::new(crate::proxy::ProxySettings::new(&app, &env)),
+        proxy: Arc::new(crate::proxy::ProxySettings::new(&app, env)),
         qr: Arc::new(services::QrPng),
     };
     let router = Arc::new(Router::new(

@@ -1,6 +1,6 @@
 //! Nothing lost when something breaks: Bot API outages, long streams, bot restarts.
 
-use crate::harness::{T, World, user};
+use crate::harness::{World, user};
 use cloudify_testkit::fake_llm::{Reply, Script};
 use std::time::Duration;
 
