@@ -12,6 +12,7 @@ mod relay;
 mod render_cmd;
 mod services;
 mod telemetry;
+mod update;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -307,3 +307,83 @@ async fn run_binds_by_deep_link_answers_commands_and_relays_notifications() {
     );
     assert_eq!(tg.rate_limited_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_check_reports_a_newer_version_and_a_live_promotion_in_status() {
+    use axum::{Json, Router, extract::Query, routing::get};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<HashMap<String, String>>>> = Arc::default();
+    let log = seen.clone();
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let app = Router::new().route(
+        "/v1/check-update",
+        get(move |Query(q): Query<HashMap<String, String>>| {
+            log.lock().unwrap().push(q);
+            async move {
+                Json(
+                    serde_json::json!({"latest": "9.9.9", "url": "https://example.invalid/release",
+                    "promotion": {"text": "Half-price proxies this week", "expires_at": expires}}),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!("update_check:\n  enabled: true\n  url: http://127.0.0.1:{port}/v1/check-update\n"),
+    )
+    .unwrap();
+    let http = free_port();
+    let mut cmd = cloudify(dir.path());
+    cmd.env_remove("CLOUDIFY_UPDATE_CHECK")
+        .env("TELEGRAM_TOKEN", tg.token())
+        .env(
+            "TELEGRAM_API_URL",
+            tg.api_url().as_str().trim_end_matches('/'),
+        )
+        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{http}"))
+        .env("OPENCODE_URL", "http://127.0.0.1:9");
+    let _daemon = Daemon(
+        cmd.arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(http).await;
+    let mut qr = cloudify(dir.path());
+    qr.env("TELEGRAM_TOKEN", tg.token()).env(
+        "TELEGRAM_API_URL",
+        tg.api_url().as_str().trim_end_matches('/'),
+    );
+    let link = decode_terminal_qr(&stdout(&run(qr.arg("qr"))));
+    let token = link.split("start=").nth(1).unwrap().to_string();
+    let alice = User::new(77, "Alice").username("alice").language_code("en");
+    tg.user_starts(&alice, Some(&token));
+    let status = tg
+        .wait_for_message(77, |m| m.text().contains("9.9.9"), Duration::from_secs(15))
+        .await;
+    assert!(
+        status.text().contains("Half-price proxies this week"),
+        "{}",
+        status.text()
+    );
+    let q = seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        q.get("version").map(String::as_str),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(q.contains_key("platform") && q.get("instance").is_some_and(|i| i.len() == 16));
+    assert_eq!(q.len(), 3, "nothing else is sent: {q:?}");
+}

@@ -7,6 +7,9 @@ use crate::output::{Button, Output, Prompt};
 use crate::router::{describe_service_error, online_handles};
 use crate::secret::mask_url_password;
 use crate::services::{Sender, ServiceError};
+
+/// Where the binary's update check leaves its notice for `/status`.
+pub const UPDATE_NOTICE_SETTING: &str = "update.notice";
 use crate::store::{Instance, StoreError};
 
 fn failed(ctx: &CommandContext<'_>, e: &ServiceError) -> Vec<Output> {
@@ -30,7 +33,7 @@ pub(super) async fn status(
         .call(move |s| {
             Ok((
                 online_handles(s, id, now, window)?,
-                s.setting("update.notice")?,
+                s.setting(UPDATE_NOTICE_SETTING)?,
             ))
         })
         .await?;

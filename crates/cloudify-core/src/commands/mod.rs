@@ -7,6 +7,7 @@ mod membership;
 mod parse;
 mod settings;
 
+pub use agent::UPDATE_NOTICE_SETTING;
 pub use parse::{COMMANDS, Command, CommandSpec, ParseError, PermissionReply, ProxyAction, parse};
 
 use crate::adapter::Incoming;

@@ -106,6 +106,7 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     print_qr_on_first_start(&app);
     let lanes = tokio::spawn(lanes::dispatch(rx, router.clone()));
     tokio::spawn(prune_ledger(app.store.clone()));
+    tokio::spawn(crate::update::run(config.clone(), app.store.clone()));
 
     shutdown_signal().await;
     tracing::info!("stopping: delivering what is queued (up to 5 s)");
