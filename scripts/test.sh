@@ -14,7 +14,7 @@ quick=false
 stage() { printf '\n==> %s (%s)\n' "$1" "$(date +%T)"; }
 
 stage "tools"
-command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest
 OPENCODE_BIN="$(scripts/install-opencode.sh | tail -n 1)"
 export CLOUDIFY_OPENCODE_BIN="${OPENCODE_BIN}"
 echo "opencode: ${OPENCODE_BIN}"
@@ -23,17 +23,17 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 
 stage "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 stage "cargo nextest (unit, property, end-to-end)"
-cargo nextest run --workspace --locked --profile ci
+cargo nextest run --workspace --profile ci
 
 if ! ${quick}; then
   stage "packaging lint"
   scripts/lint-packaging.sh
 
   stage "s6 harness"
-  cargo build --locked -p cloudify
+  cargo build -p cloudify
   CLOUDIFY_BIN="$(pwd)/target/debug/cloudify" OPENCODE_BIN="${OPENCODE_BIN}" \
     S6_HARNESS_CLOUDIFY="${S6_HARNESS_CLOUDIFY:-require}" scripts/s6-harness.sh
 fi
