@@ -31,8 +31,15 @@ async fn disconnect_makes_the_client_register_again_and_keep_receiving() {
     let regs = h.fake.registrations();
     assert_ne!(regs[0].ticket, regs[1].ticket);
     h.fake.inject_text(&bob(), "after rotation");
-    assert_eq!(h.next().await.kind, IncomingKind::Text("after rotation".into()));
-    assert!(h.fake.ack_problems().is_empty(), "{:?}", h.fake.ack_problems());
+    assert_eq!(
+        h.next().await.kind,
+        IncomingKind::Text("after rotation".into())
+    );
+    assert!(
+        h.fake.ack_problems().is_empty(),
+        "{:?}",
+        h.fake.ack_problems()
+    );
 }
 
 #[tokio::test]
