@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cloudify_core::adapter::{Adapter, DeliveryError, IncomingKind};
 use cloudify_core::output::{Button, Envelope, Output, Progress, Prompt};
-use cloudify_testkit::fake_dingtalk::{CardOp, Event, Fault, Message, User};
+use cloudify_testkit::fake_dingtalk::{Event, Fault, Message, User};
 use common::*;
 use serde_json::json;
 
@@ -409,4 +409,36 @@ async fn progress_without_cards_is_one_cheap_message() {
     assert_eq!(h.adapter.cost(&env), 1);
     h.adapter.send(&private("staff-carol"), &env).await.unwrap();
     assert_eq!(h.fake.outgoing().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retried_send_continues_where_it_failed() {
+    let mut h = start().await;
+    h.fake.inject_text(&carol(), "hi");
+    h.next().await;
+    let env = Envelope::bare(Output::Text {
+        text: "Intro\n\n```\nx = 1\n```\n\nOutro".into(),
+    });
+    let chat = private("staff-carol");
+    h.fake.fail_next(BATCH, 1, Fault::QpsLimit);
+    let err = h.adapter.send(&chat, &env).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::RetryAfter(_)));
+    h.adapter.send(&chat, &env).await.unwrap();
+    let texts: Vec<String> = h
+        .fake
+        .outgoing()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::WebhookReply(r) => r.body["markdown"]["text"].as_str().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["Intro", "Outro"], "the intro was not repeated");
+    let images = h
+        .fake
+        .outgoing()
+        .iter()
+        .filter(|e| matches!(e, Event::BatchSend(s) if s.msg_key == "sampleImageMsg"))
+        .count();
+    assert_eq!(images, 1);
 }
