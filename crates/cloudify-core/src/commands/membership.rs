@@ -68,11 +68,8 @@ pub(super) async fn qr(
     inst: &Instance,
 ) -> Result<Vec<Output>, StoreError> {
     let l = ctx.lang;
-    if ctx.role_in(inst).await? != Some(Role::Owner) {
-        return Ok(ctx.say(i18n::owner_only(l)));
-    }
-    if !ctx.is_private() {
-        return Ok(ctx.say(i18n::private_only(l)));
+    if let Some(refusal) = ctx.refuse_unless_owner(inst, true).await? {
+        return Ok(refusal);
     }
     let code = binding::dingtalk_code(inst);
     let link = match ctx.router.telegram_bot() {
@@ -96,27 +93,11 @@ pub(super) async fn reset_qr(
     ctx: &CommandContext<'_>,
     inst: &Instance,
 ) -> Result<Vec<Output>, StoreError> {
-    let l = ctx.lang;
-    if ctx.role_in(inst).await? != Some(Role::Owner) {
-        return Ok(ctx.say(i18n::owner_only(l)));
+    if let Some(refusal) = ctx.refuse_unless_owner(inst, false).await? {
+        return Ok(refusal);
     }
-    let id = inst.id;
-    let (_, kicked) = ctx.router.store.call(move |s| s.reset_qr(id)).await?;
-    tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
-    for key in kicked.iter().filter(|k| **k != ctx.user.key) {
-        let k = key.clone();
-        if let Some(user) = ctx.router.store.call(move |s| s.user(&k)).await? {
-            let lang = ctx.router.lang_of(&user);
-            ctx.router
-                .send_to_user(
-                    &user,
-                    None,
-                    Output::notice(i18n::kicked_by_reset(lang, &inst.name)),
-                )
-                .await?;
-        }
-    }
-    Ok(ctx.say(i18n::reset_done(l, &inst.name, kicked.len())))
+    let kicked = ctx.router.reset_qr(inst, Some(&ctx.user.key)).await?;
+    Ok(ctx.say(i18n::reset_done(ctx.lang, &inst.name, kicked.len())))
 }
 
 pub(super) async fn kick(
@@ -125,8 +106,8 @@ pub(super) async fn kick(
     who: &str,
 ) -> Result<Vec<Output>, StoreError> {
     let l = ctx.lang;
-    if ctx.role_in(inst).await? != Some(Role::Owner) {
-        return Ok(ctx.say(i18n::owner_only(l)));
+    if let Some(refusal) = ctx.refuse_unless_owner(inst, false).await? {
+        return Ok(refusal);
     }
     let id = inst.id;
     let members = ctx.router.store.call(move |s| s.members(id)).await?;

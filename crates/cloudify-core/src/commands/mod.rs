@@ -50,6 +50,22 @@ impl CommandContext<'_> {
     fn is_private(&self) -> bool {
         !self.inc.chat.is_group
     }
+
+    /// The refusal to send when the user is not the owner (or not in a private chat, when
+    /// `private` is asked for); `None` when the command may go ahead.
+    async fn refuse_unless_owner(
+        &self,
+        inst: &Instance,
+        private: bool,
+    ) -> Result<Option<Vec<Output>>, StoreError> {
+        if self.role_in(inst).await? != Some(Role::Owner) {
+            return Ok(Some(self.say(i18n::owner_only(self.lang))));
+        }
+        if private && !self.is_private() {
+            return Ok(Some(self.say(i18n::private_only(self.lang))));
+        }
+        Ok(None)
+    }
 }
 
 /// Runs a parsed command. Store failures bubble up; everything else becomes a reply.

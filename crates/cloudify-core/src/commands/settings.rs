@@ -5,7 +5,7 @@ use crate::i18n::{self, Lang};
 use crate::output::Output;
 use crate::router::describe_service_error;
 use crate::services::ServiceError;
-use crate::store::{Instance, Role, StoreError};
+use crate::store::{Instance, StoreError};
 
 pub(super) async fn help(ctx: &CommandContext<'_>) -> Result<Vec<Output>, StoreError> {
     let mut text = i18n::help(ctx.lang);
@@ -66,13 +66,10 @@ pub(super) async fn proxy(
     let p = &ctx.router.services.proxy;
     // Changing the proxy affects the whole deployment: owners only, and URLs may hold
     // credentials, so never in a group.
-    if !matches!(action, ProxyAction::Status) {
-        if ctx.role_in(inst).await? != Some(Role::Owner) {
-            return Ok(ctx.say(i18n::owner_only(ctx.lang)));
-        }
-        if !ctx.is_private() {
-            return Ok(ctx.say(i18n::private_only(ctx.lang)));
-        }
+    if !matches!(action, ProxyAction::Status)
+        && let Some(refusal) = ctx.refuse_unless_owner(inst, true).await?
+    {
+        return Ok(refusal);
     }
     let r = match action {
         ProxyAction::Set(url) => p.set(&url, ctx.lang).await,

@@ -392,6 +392,31 @@ impl Router {
         })
     }
 
+    /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
+    /// `quiet`, who gets their own reply). Returns who was removed.
+    pub async fn reset_qr(
+        &self,
+        inst: &crate::store::Instance,
+        quiet: Option<&UserKey>,
+    ) -> Result<Vec<UserKey>, StoreError> {
+        let id = inst.id;
+        let (_, kicked) = self.store.call(move |s| s.reset_qr(id)).await?;
+        tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
+        for key in kicked.iter().filter(|k| Some(*k) != quiet) {
+            let k = key.clone();
+            if let Some(user) = self.store.call(move |s| s.user(&k)).await? {
+                let lang = self.lang_of(&user);
+                self.send_to_user(
+                    &user,
+                    None,
+                    Output::notice(i18n::kicked_by_reset(lang, &inst.name)),
+                )
+                .await?;
+            }
+        }
+        Ok(kicked)
+    }
+
     /// Sends "you missed N messages" and then the kept output, once the user is back.
     pub async fn replay_backlog(&self, user: &User) -> Result<(), StoreError> {
         let key = user.key.clone();

@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router as Axum};
 use cloudify_core::output::Output;
-use cloudify_core::{Router, Secret, i18n};
+use cloudify_core::{Router, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -143,25 +143,10 @@ async fn reset_qr(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let id = inst.id;
-    let kicked = match s.router.store.call(move |st| st.reset_qr(id)).await {
-        Ok((_, k)) => k,
+    let kicked = match s.router.reset_qr(&inst, None).await {
+        Ok(k) => k,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    for key in &kicked {
-        let k = key.clone();
-        if let Ok(Some(user)) = s.router.store.call(move |st| st.user(&k)).await {
-            let l = s.router.lang_of(&user);
-            let _ = s
-                .router
-                .send_to_user(
-                    &user,
-                    None,
-                    Output::notice(i18n::kicked_by_reset(l, &inst.name)),
-                )
-                .await;
-        }
-    }
     (
         StatusCode::OK,
         Json(json!({ "ok": true, "removed": kicked.len() })),
