@@ -38,3 +38,23 @@ pub async fn telegram(app: &App) -> Result<Arc<TelegramAdapter>> {
         }
     }
 }
+
+/// Builds the DingTalk adapter (Stream mode; it connects when `run` starts).
+pub fn dingtalk(app: &App) -> Result<Arc<cloudify_dingtalk::DingTalkAdapter>> {
+    let c = &app.config;
+    let mut opts = cloudify_dingtalk::DingTalkOptions::new(
+        c.dingtalk.app_key.clone(),
+        c.dingtalk.app_secret.clone(),
+    );
+    opts.robot_code = c.dingtalk_robot_code().to_string();
+    opts.api_url = c.dingtalk.api_url.clone();
+    opts.oapi_url = c.dingtalk.oapi_url.clone();
+    opts.proxy = c.active_proxy().cloned();
+    opts.render_cache = Some(app.data_dir.join("cache").join("rendered"));
+    let template = |t: &str| (!t.is_empty()).then(|| t.to_string());
+    opts.ai_card_template = template(&c.dingtalk.ai_card_template);
+    opts.prompt_card_template = template(&c.dingtalk.prompt_card_template);
+    let adapter = cloudify_dingtalk::DingTalkAdapter::new(opts)
+        .context("cannot set up the DingTalk client")?;
+    Ok(Arc::new(adapter))
+}

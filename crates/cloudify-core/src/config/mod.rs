@@ -61,6 +61,11 @@ pub struct DingTalkConfig {
     pub robot_code: String,
     pub api_url: String,
     pub oapi_url: String,
+    /// AI card template id for the live "working" card (streamed, then finalized); empty =
+    /// no card, the final answer only.
+    pub ai_card_template: String,
+    /// Interactive card template id for permission/question buttons; empty = text commands.
+    pub prompt_card_template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +164,8 @@ impl Default for DingTalkConfig {
             robot_code: String::new(),
             api_url: "https://api.dingtalk.com".into(),
             oapi_url: "https://oapi.dingtalk.com".into(),
+            ai_card_template: String::new(),
+            prompt_card_template: String::new(),
         }
     }
 }

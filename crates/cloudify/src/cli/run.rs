@@ -87,9 +87,14 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
         platforms.push("telegram");
     }
     if config.dingtalk_enabled() {
-        tracing::warn!(
-            "DingTalk is configured, but this build has no DingTalk adapter yet; it is skipped"
+        let adapter: Arc<dyn Adapter> = crate::platforms::dingtalk(&app)?;
+        router.attach(
+            Platform::DingTalk,
+            OutboxHandle::spawn(adapter.clone(), backlog.clone()),
         );
+        spawn_adapter(adapter, tx.clone());
+        platforms.push("dingtalk");
+        tracing::info!("DingTalk Stream mode starting");
     }
 
     relay.start_all().await;

@@ -1,5 +1,6 @@
 //! One test world: fake LLM → real opencode ← cloudify run → fake Telegram.
 
+use cloudify_testkit::fake_dingtalk::FakeDingTalk;
 use cloudify_testkit::fake_llm::FakeLlm;
 use cloudify_testkit::fake_telegram::{FakeTelegram, Message, User};
 use cloudify_testkit::opencode::{OpencodeOptions, OpencodeServer};
@@ -9,11 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const T: Duration = Duration::from_secs(30);
+pub const DT_KEY: &str = "dingcloudifytest";
+pub const DT_SECRET: &str = "dt-secret-do-not-log-9931";
 
 pub struct World {
     pub llm: FakeLlm,
     pub opencode: OpencodeServer,
     pub tg: FakeTelegram,
+    pub dt: Option<FakeDingTalk>,
     pub data: tempfile::TempDir,
     pub http_port: u16,
     bot: Option<Child>,
@@ -37,21 +41,75 @@ impl World {
     }
 
     pub async fn start_with(opts: OpencodeOptions) -> World {
+        Self::start_full(opts, false, None).await
+    }
+
+    /// Telegram and, when asked, DingTalk; `config_yaml` goes to config.yaml before start.
+    pub async fn start_full(
+        opts: OpencodeOptions,
+        dingtalk: bool,
+        config_yaml: Option<&str>,
+    ) -> World {
         let llm = FakeLlm::start().await;
         let opencode = OpencodeServer::start_with(&llm, opts)
             .await
             .expect("opencode starts");
         let tg = FakeTelegram::start().await;
+        let dt = if dingtalk {
+            Some(FakeDingTalk::start(DT_KEY, DT_SECRET).await)
+        } else {
+            None
+        };
+        let data = tempfile::tempdir().unwrap();
+        if let Some(y) = config_yaml {
+            std::fs::write(data.path().join("config.yaml"), y).unwrap();
+        }
         let mut w = World {
             llm,
             opencode,
             tg,
-            data: tempfile::tempdir().unwrap(),
+            dt,
+            data,
             http_port: free_port(),
             bot: None,
         };
         w.start_bot().await;
         w
+    }
+
+    /// The 8-character DingTalk code `cloudify qr` shows for the default instance.
+    pub fn dingtalk_code(&self) -> String {
+        let out = self
+            .cloudify()
+            .arg("qr")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.contains("DingTalk"))
+            .unwrap_or_else(|| panic!("{text}"));
+        line.split_whitespace().last().unwrap().to_string()
+    }
+
+    pub fn dt(&self) -> &FakeDingTalk {
+        self.dt.as_ref().expect("world started with DingTalk")
+    }
+
+    /// Waits until the bot sent DingTalk anything containing `needle`.
+    pub async fn dt_wait(&self, needle: &str) {
+        let n = needle.to_string();
+        let found = self
+            .dt()
+            .wait_for(move |e| e.is_outgoing() && format!("{e:?}").contains(&n), T)
+            .await;
+        if found.is_err() {
+            panic!(
+                "DingTalk never got {needle:?}; outgoing: {:#?}",
+                self.dt().outgoing()
+            );
+        }
     }
 
     pub fn cloudify(&self) -> Command {
@@ -72,6 +130,12 @@ impl World {
             .env("OPENCODE_URL", self.opencode.url())
             .env("OPENCODE_DIRECTORY", self.opencode.project_dir())
             .env("RUST_LOG", "info,cloudify=debug,cloudify_opencode=debug");
+        if let Some(dt) = &self.dt {
+            c.env("DINGTALK_APP_KEY", DT_KEY)
+                .env("DINGTALK_APP_SECRET", DT_SECRET)
+                .env("DINGTALK_API_URL", dt.api_url())
+                .env("DINGTALK_OAPI_URL", dt.oapi_url());
+        }
         if let Some(pw) = self.opencode.password() {
             c.env("OPENCODE_SERVER_PASSWORD", pw);
         }
