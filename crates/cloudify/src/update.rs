@@ -49,6 +49,8 @@ fn newer(latest: &str, ours: &str) -> bool {
 
 pub async fn run(config: std::sync::Arc<Config>, store: SharedStore) {
     if !config.update_check.enabled {
+        // A notice from before the check was turned off would never be refreshed.
+        let _ = store.call(|s| s.delete_setting(NOTICE_SETTING)).await;
         return;
     }
     let id = anonymous_id(&store);
