@@ -138,7 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         m = PATH.match(path)
         if not m:
             return self.reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-        method = m.group("method")
+        # Bot API method names are case-insensitive; teloxide sends PascalCase (GetMe).
+        raw = m.group("method")
+        method = raw[:1].lower() + raw[1:]
         record = {"method": method}
         for key in ("chat_id", "text", "caption", "offset"):
             if key in params:
