@@ -399,6 +399,7 @@ SVC_ENV=(
   "TTYD_PORT=${P_TT}"
   "TELEGRAM_API_URL=http://127.0.0.1:${P_TG}"
   "CLOUDIFY_UPDATE_CHECK=false"
+  "CLOUDIFY_S6_SERVICES=${T}/scan"
   "OPENCODE_DISABLE_MODELS_FETCH=1"
   "OPENCODE_DISABLE_AUTOUPDATE=1"
   "RUST_LOG=info"
@@ -534,6 +535,59 @@ else
   bad "ttyd: flags: $(tr '\0' ' ' <"/proc/$(svpid svc-ttyd)/cmdline")"
 fi
 
+
+# proxy_round USER URL: `/proxy set URL` (or `/proxy disable` when URL is empty) from a bound
+# user; cloudify must write secrets/proxy.env, restart svc-opencode through s6 (whose new
+# process then carries or lacks HTTPS_PROXY) and restart itself. The fake Bot API also serves
+# absolute-form requests, so pointing the proxy at it keeps the bot's own traffic working.
+proxy_round() {
+  local user="$1" url="$2" since old pid deadline cmd want
+  old="$(svpid svc-opencode)"
+  if [[ -n "${url}" ]]; then cmd="/proxy set ${url}"; want="HTTPS_PROXY=${url}"; else cmd="/proxy disable"; want=""; fi
+  since="$(tg inject "${user}" "${cmd}")"
+  if tg wait "${user}" "${since}" 20 --contains "OpenCode was restarted" >/dev/null; then
+    ok "${cmd}: answered (OpenCode restarted through s6)"
+  else
+    bad "${cmd}: no confirmation from cloudify"
+  fi
+  if [[ -n "${want}" ]] && grep -qx "${want}" "${T}/data/secrets/proxy.env"; then
+    ok "${cmd}: secrets/proxy.env holds the proxy"
+  elif [[ -z "${want}" && ! -s "${T}/data/secrets/proxy.env" ]]; then
+    ok "${cmd}: secrets/proxy.env is empty (no proxy)"
+  else
+    bad "${cmd}: unexpected secrets/proxy.env"
+  fi
+  deadline=$(($(date +%s) + 30))
+  while [[ "$(svpid svc-opencode)" == "${old}" && $(date +%s) -lt ${deadline} ]]; do sleep 0.2; done
+  wait_ready svc-opencode 90 || true
+  # The run script execs through s6-notifyoncheck and env: poll until the pid is opencode's.
+  local matched=0
+  deadline=$(($(date +%s) + 15))
+  while [[ ${matched} -eq 0 && $(date +%s) -lt ${deadline} ]]; do
+    pid="$(svpid svc-opencode)"
+    if [[ -n "${want}" ]]; then
+      tr '\0' '\n' <"/proc/${pid}/environ" 2>/dev/null | grep -qx "${want}" && matched=1
+    else
+      grep -qa opencode "/proc/${pid}/cmdline" 2>/dev/null \
+        && ! tr '\0' '\n' <"/proc/${pid}/environ" 2>/dev/null | grep -q '^HTTPS_PROXY=' && matched=1
+    fi
+    [[ ${matched} -eq 1 ]] || sleep 0.3
+  done
+  if [[ ${matched} -eq 1 ]]; then
+    ok "${cmd}: the restarted opencode (pid ${pid}) has ${want:-no HTTPS_PROXY}"
+  else
+    bad "${cmd}: opencode's environment does not match (pid ${pid}: $(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | cut -c1-80))"
+  fi
+  # cloudify restarts itself to apply the proxy to its own clients: wait until it answers again.
+  sleep 4
+  wait_ready svc-cloudify 60 || true
+  if status_of "${user}" 30 "${OC_VERSION}" >/dev/null; then
+    ok "${cmd}: cloudify back and serving after its own restart"
+  else
+    bad "${cmd}: cloudify not serving after the proxy change"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Checks that depend on `cloudify run` (enabled when it serves /healthz; see the header).
 BOUND_REPLY=""
@@ -594,6 +648,10 @@ if [[ ${CLOUDIFY_ON} -eq 1 ]]; then
     else
       bad "cloudify: binding lost after the restart"
     fi
+  fi
+  if [[ -n "${BOUND_REPLY}" ]]; then
+    proxy_round 4242 "http://127.0.0.1:${P_TG}"
+    proxy_round 4242 ""
   fi
 else
   skipped "svc-cloudify crash/restart and binding checks (cloudify checks not enabled)"
