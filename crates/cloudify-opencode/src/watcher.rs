@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::tracker::TurnTracker;
 use crate::turn_event::TurnEvent;
+use crate::types::{Role, SessionStatus};
 
 /// Tuning of a [`Watcher`]. Defaults suit production; tests shorten them.
 #[derive(Debug, Clone)]
@@ -176,9 +177,29 @@ impl State {
                 .await
             {
                 Ok(page) => {
-                    let evs = self
+                    let status = statuses.get(&sid);
+                    let busy = matches!(
+                        status,
+                        Some(SessionStatus::Busy | SessionStatus::Retry { .. })
+                    );
+                    let last_final = page
+                        .messages
+                        .iter()
+                        .rev()
+                        .find(|m| m.info.role == Role::Assistant)
+                        .is_some_and(|m| m.info.is_final());
+                    // Without a final message and without a reconnect (a restart is handled by
+                    // the reconnect resync) OpenCode is most likely still working: give it time
+                    // before calling the turn interrupted.
+                    let gave_up = self
                         .tracker
-                        .resync(&sid, statuses.get(&sid), &page.messages, now());
+                        .awaiting_final(now(), INTERRUPT_GRACE)
+                        .contains(&sid);
+                    if !(busy || last_final || gave_up) {
+                        tracing::debug!(session = %sid, "idle without a final message; waiting");
+                        continue;
+                    }
+                    let evs = self.tracker.resync(&sid, status, &page.messages, now());
                     self.send_all(evs).await?;
                 }
                 Err(e) => {
@@ -203,6 +224,9 @@ impl State {
         Ok(())
     }
 }
+
+/// How long an idle session may lack its final message before the turn counts as interrupted.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(30);
 
 fn now() -> std::time::Instant {
     Instant::now().into_std()
