@@ -387,3 +387,39 @@ async fn update_check_reports_a_newer_version_and_a_live_promotion_in_status() {
     assert!(q.contains_key("platform") && q.get("instance").is_some_and(|i| i.len() == 16));
     assert_eq!(q.len(), 3, "nothing else is sent: {q:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_wizard_checks_dingtalk_credentials_with_the_token_endpoint() {
+    use cloudify_testkit::fake_dingtalk::FakeDingTalk;
+    let dt = FakeDingTalk::start("dingwizardkey", "wizard-secret-77").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cloudify(dir.path())
+        .arg("setup")
+        .env("DINGTALK_API_URL", dt.api_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Skip Telegram; a wrong DingTalk secret, then the right one; no proxy.
+    let answers = "\ndingwizardkey\nwrong-secret\ndingwizardkey\nwizard-secret-77\n\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("✗ DingTalk refused"), "{out}");
+    assert!(out.contains("✓ credentials accepted"), "{out}");
+    assert!(
+        !out.contains("wizard-secret-77"),
+        "the secret is never echoed"
+    );
+    let yaml = std::fs::read_to_string(dir.path().join("config.yaml")).unwrap();
+    assert!(yaml.contains("dingwizardkey") && yaml.contains("wizard-secret-77"));
+}

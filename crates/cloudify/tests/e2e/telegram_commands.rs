@@ -168,3 +168,41 @@ async fn switching_between_two_instances_routes_prompts() {
     let m = w.wait_answer(208, "answer there").await;
     assert!(m.text().starts_with(&format!("[{name}]")), "{}", m.text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_terminal_credentials_only_in_a_private_chat() {
+    let mut w = World::start().await;
+    let secrets = w.data.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("ttyd_user"), "dev\n").unwrap();
+    std::fs::write(secrets.join("ttyd_password"), "tty-pass-8812\n").unwrap();
+    w.kill_bot();
+    std::fs::write(
+        w.data.path().join("config.yaml"),
+        "web_terminal:\n  public_url: https://dev.example.com\n",
+    )
+    .unwrap();
+    w.start_bot().await;
+    let alice = user(209, "Alice");
+    w.bind(&alice, &w.qr_token(None)).await;
+    w.says(&alice, "/web").await;
+    let private = w.wait_text(209, "Web terminal (ttyd)").await;
+    assert!(
+        private.text().contains("dev / tty-pass-8812"),
+        "{}",
+        private.text()
+    );
+    let group = cloudify_testkit::fake_telegram::Group::new(-1009, "team");
+    w.tg.user_sends_group_text(&group, &alice, "/web");
+    let in_group =
+        w.tg.wait_for_message(-1009, |m| m.text().contains("Web terminal (ttyd)"), T)
+            .await;
+    assert!(
+        !in_group.text().contains("tty-pass-8812"),
+        "never in a group: {}",
+        in_group.text()
+    );
+    assert!(in_group.text().contains("private chat"));
+    w.says(&alice, "/web-terminal code-server").await;
+    w.wait_text(209, "code-server is not installed").await;
+}
