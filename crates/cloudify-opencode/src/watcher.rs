@@ -195,7 +195,7 @@ impl State {
                         .tracker
                         .awaiting_final(now(), INTERRUPT_GRACE)
                         .contains(&sid);
-                    if !(busy || last_final || gave_up) {
+                    if !(busy || last_final || gave_up || self.tracker.turn_failed(&sid)) {
                         tracing::debug!(session = %sid, "idle without a final message; waiting");
                         continue;
                     }
@@ -226,7 +226,7 @@ impl State {
 }
 
 /// How long an idle session may lack its final message before the turn counts as interrupted.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(30);
+const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
 
 fn now() -> std::time::Instant {
     Instant::now().into_std()

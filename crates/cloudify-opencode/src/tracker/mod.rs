@@ -361,6 +361,16 @@ impl TurnTracker {
         out
     }
 
+    /// Whether the session's running turn already reported an error (aborted, API error):
+    /// such a turn is over at idle even if its last message never turns final over REST.
+    #[must_use]
+    pub fn turn_failed(&self, session_id: &str) -> bool {
+        self.sessions
+            .get(session_id)
+            .and_then(|s| s.turn.as_ref())
+            .is_some_and(|t| t.error.is_some())
+    }
+
     /// Sessions that went idle more than `grace` ago without a final assistant message:
     /// the caller re-reads their messages and calls [`TurnTracker::resync`].
     #[must_use]

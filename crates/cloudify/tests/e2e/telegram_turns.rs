@@ -37,7 +37,7 @@ async fn bind_then_prompt_streams_a_live_message_and_sends_the_answer() {
     })
     .await;
     let full = Reply::slow(40, Duration::from_millis(120)).full_text();
-    let answer = w.wait_text(101, full.trim()).await;
+    let answer = w.wait_answer(101, full.trim()).await;
     assert!(
         answer.message_id > live.message_id,
         "the answer is a new message, so the phone notifies"
