@@ -57,6 +57,10 @@ impl CardBook {
         self.0.insert(track, state);
     }
 
+    fn remove(&mut self, track: &str) {
+        self.0.remove(track);
+    }
+
     pub(crate) fn kind(&self, track: &str) -> Option<CardKind> {
         self.0.get(track).map(|s| s.kind)
     }
@@ -84,14 +88,31 @@ fn space(chat: &ChatRef) -> String {
     }
 }
 
-/// createAndDeliver in one call; returns the `outTrackId`.
+/// createAndDeliver in one call; returns the `outTrackId`. The card is known (`state`)
+/// before the call: DingTalk shows it, and a button can be pressed, before the answer.
 async fn create(
     inner: &Inner,
     chat: &ChatRef,
     template: &str,
     params: BTreeMap<String, String>,
+    state: CardState,
 ) -> Result<String, ApiError> {
     let track = format!("cloudify-{}", uuid::Uuid::new_v4().simple());
+    inner.cards().insert(track.clone(), state);
+    let result = create_and_deliver(inner, chat, template, params, &track).await;
+    if result.is_err() {
+        inner.cards().remove(&track);
+    }
+    result.map(|()| track)
+}
+
+async fn create_and_deliver(
+    inner: &Inner,
+    chat: &ChatRef,
+    template: &str,
+    params: BTreeMap<String, String>,
+    track: &str,
+) -> Result<(), ApiError> {
     let robot = inner.api.robot_code.clone();
     let mut body = json!({
         "cardTemplateId": template,
@@ -127,7 +148,7 @@ async fn create(
             .unwrap_or("not delivered");
         return Err(ApiError::Unreachable(format!("card delivery: {why}")));
     }
-    Ok(track)
+    Ok(())
 }
 
 /// The live message as an AI card (content shown at once, status "inputting").
@@ -142,18 +163,14 @@ pub(crate) async fn create_ai(
         (CONTENT_KEY.to_owned(), content.to_owned()),
         (FLOW_STATUS.to_owned(), INPUTTING.to_owned()),
     ]);
-    let track = create(inner, chat, template, params).await?;
-    inner.cards().insert(
-        track.clone(),
-        CardState {
-            kind: CardKind::Ai,
-            had_content: has_content,
-            finalized: false,
-            buttons: Vec::new(),
-            at: Instant::now(),
-        },
-    );
-    Ok(track)
+    let state = CardState {
+        kind: CardKind::Ai,
+        had_content: has_content,
+        finalized: false,
+        buttons: Vec::new(),
+        at: Instant::now(),
+    };
+    create(inner, chat, template, params, state).await
 }
 
 /// Replaces the AI card's content by streaming (`isFull`). An update without content
@@ -244,7 +261,6 @@ pub(crate) async fn create_prompt(
     content: &str,
     buttons: &[Vec<Button>],
 ) -> Result<String, ApiError> {
-    let track = create(inner, chat, template, prompt_params(content, buttons)).await?;
     let ids = buttons
         .iter()
         .enumerate()
@@ -254,17 +270,21 @@ pub(crate) async fn create_prompt(
                 .map(move |(c, b)| (action_id(r, c), b.command.clone()))
         })
         .collect();
-    inner.cards().insert(
-        track.clone(),
-        CardState {
-            kind: CardKind::Prompt,
-            had_content: true,
-            finalized: false,
-            buttons: ids,
-            at: Instant::now(),
-        },
-    );
-    Ok(track)
+    let state = CardState {
+        kind: CardKind::Prompt,
+        had_content: true,
+        finalized: false,
+        buttons: ids,
+        at: Instant::now(),
+    };
+    create(
+        inner,
+        chat,
+        template,
+        prompt_params(content, buttons),
+        state,
+    )
+    .await
 }
 
 /// Replaces a prompt card's text and buttons (an answered prompt loses its buttons).

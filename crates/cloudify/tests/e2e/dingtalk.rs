@@ -112,6 +112,15 @@ async fn cards_stream_the_turn_and_a_card_button_approves_a_permission() {
     let Event::Card { out_track_id, .. } = created else {
         unreachable!()
     };
+    // A person can press only once the card is in the chat.
+    let id = out_track_id.clone();
+    w.dt()
+        .wait_for(
+            move |e| matches!(e, Event::Card { out_track_id, op: CardOp::Deliver { .. } } if *out_track_id == id),
+            T,
+        )
+        .await
+        .expect("prompt card delivered");
     w.dt()
         .inject_card_callback(&out_track_id, &dev, "btn_0_0", &json!({}));
     // The live card streams the answer and is finalized; the final answer follows.
