@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use cloudify_render::{PageOptions, RenderCache, RenderError, Renderer, plan_dingtalk, wrap_line};
+use cloudify_render::{PageOptions, RenderCache, RenderError, Renderer, plan_dingtalk};
 
 /// At most this many images per code block / diff (`cloudify_render::plan_dingtalk`).
 pub(crate) const MAX_IMAGES: usize = 3;
@@ -47,21 +47,10 @@ impl RenderJob {
         }
     }
 
-    /// Pages the renderer will produce, from the same soft-wrap it uses (diffs end pages
-    /// early at hunk headers, so allow a little more).
+    /// Pages the renderer will produce (see `cloudify_render::estimate_pages`).
     pub(crate) fn estimated_pages(&self) -> usize {
-        let opts = PageOptions::default();
-        let (cols, tab) = (usize::from(opts.max_columns), usize::from(opts.tab_width));
-        let rows: usize = self
-            .text()
-            .lines()
-            .map(|l| wrap_line(l, cols, tab).len())
-            .sum();
-        let rows = match self {
-            RenderJob::Diff { .. } => rows + rows / 8,
-            RenderJob::Code { .. } => rows,
-        };
-        rows.div_ceil(usize::from(opts.lines_per_page)).max(1)
+        let is_diff = matches!(self, RenderJob::Diff { .. });
+        cloudify_render::estimate_pages(self.text(), is_diff, &PageOptions::default())
     }
 
     /// Calls `send` makes: upload + image message per page shown, plus the note.

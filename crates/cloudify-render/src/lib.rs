@@ -50,4 +50,4 @@ pub use deliver::{
 pub use error::RenderError;
 pub use options::PageOptions;
 pub use render::{Page, Renderer};
-pub use text::{Decoded, decode, text_columns, wrap_line};
+pub use text::{Decoded, decode, estimate_pages, text_columns, wrap_line};

@@ -145,6 +145,17 @@ pub(crate) fn split_lines(text: &str) -> Vec<Range<usize>> {
     lines
 }
 
+/// Pages a render of `text` will produce with `opts`, without rendering: the same soft wrap
+/// the renderer uses. Diffs end pages early at hunk headers, so they get an eighth more.
+/// Adapters use it to tell the outbox how many calls a send will cost.
+pub fn estimate_pages(text: &str, is_diff: bool, opts: &crate::PageOptions) -> usize {
+    let (cols, tab) = (usize::from(opts.max_columns), usize::from(opts.tab_width));
+    let rows: usize = text.lines().map(|l| wrap_line(l, cols, tab).len()).sum();
+    let rows = if is_diff { rows + rows / 8 } else { rows };
+    rows.div_ceil(usize::from(opts.lines_per_page).max(1))
+        .max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

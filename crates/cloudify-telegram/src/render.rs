@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cloudify_render::{
-    PageOptions, RenderCache, RenderError, Renderer, TELEGRAM_ALBUM_MAX, plan_telegram, wrap_line,
+    PageOptions, RenderCache, RenderError, Renderer, TELEGRAM_ALBUM_MAX, plan_telegram,
 };
 
 /// What to draw.
@@ -88,22 +88,10 @@ impl RenderJob {
         (self.text().as_bytes().to_vec(), name)
     }
 
-    /// Pages the renderer will produce, from the same soft-wrap it uses (diffs end pages
-    /// early at hunk headers, so allow a little more).
+    /// Pages the renderer will produce (see `cloudify_render::estimate_pages`).
     pub(crate) fn estimated_pages(&self) -> usize {
-        let opts = PageOptions::default();
-        let (cols, tab) = (usize::from(opts.max_columns), usize::from(opts.tab_width));
-        let rows: usize = self
-            .text()
-            .lines()
-            .map(|l| wrap_line(l, cols, tab).len())
-            .sum();
-        let per_page = usize::from(opts.lines_per_page);
-        let rows = match self {
-            RenderJob::Diff { .. } => rows + rows / 8,
-            RenderJob::Code { .. } => rows,
-        };
-        rows.div_ceil(per_page).max(1)
+        let is_diff = matches!(self, RenderJob::Diff { .. });
+        cloudify_render::estimate_pages(self.text(), is_diff, &PageOptions::default())
     }
 
     /// Calls `send` will make for this job: one photo or album, plus a document when the
