@@ -19,6 +19,8 @@ pub(crate) struct TurnState {
     pub starter: Option<String>,
     /// request id → handle of the user whose button won.
     pub answered_by: HashMap<String, String>,
+    /// `/cancel` aborted the running turn: however it ends, it was stopped, not lost.
+    pub cancelled: bool,
 }
 
 pub(crate) struct LiveTurn {

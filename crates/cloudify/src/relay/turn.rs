@@ -139,6 +139,7 @@ async fn start_live(
     st: &mut TurnState,
     session_id: String,
 ) -> Result {
+    st.cancelled = false; // a new turn: an earlier /cancel is not about it
     let mut live = LiveTurn::new(session_id, st.starter.take());
     live.messages = {
         let l = &live;
@@ -292,6 +293,19 @@ async fn resolve(
 
 async fn finish(router: &Router, inst: &Instance, st: &mut TurnState, r: TurnResult) -> Result {
     let live = st.live.take();
+    // Under load an aborted turn's last message may never turn final, so the watcher reports
+    // it as interrupted; we know better when /cancel stopped it.
+    let mut r = r;
+    if std::mem::take(&mut st.cancelled)
+        && r.error
+            .as_ref()
+            .is_some_and(|e| e.kind == TurnErrorKind::Interrupted)
+    {
+        r.error = Some(cloudify_opencode::TurnError {
+            kind: TurnErrorKind::Aborted,
+            message: "aborted".into(),
+        });
+    }
     let duration = r.duration;
     // Leftover prompts of this turn are void now.
     let leftovers: Vec<String> = st.prompts.keys().cloned().collect();

@@ -210,6 +210,7 @@ impl Workspace for OpenCodeWorkspace {
         if !busy.contains_key(&sid) {
             return Ok(false);
         }
+        link.state.lock().await.cancelled = true;
         link.client
             .abort(&sid)
             .await

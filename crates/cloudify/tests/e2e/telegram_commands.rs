@@ -17,7 +17,13 @@ async fn a_question_is_answered_with_a_button() {
         Script::tool_call("question", q).then_text("Deploying now."),
     );
     w.says(&alice, "ASKME").await;
-    let ask = w.wait_text(201, "Proceed with deploy?").await;
+    let ask =
+        w.tg.wait_for_message(
+            201,
+            |m| m.text().contains("OpenCode asks: Proceed with deploy?") && !m.buttons().is_empty(),
+            T,
+        )
+        .await;
     let yes = ask
         .buttons()
         .into_iter()
