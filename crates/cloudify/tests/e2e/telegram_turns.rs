@@ -76,7 +76,7 @@ async fn long_code_becomes_a_photo_short_code_stays_inline_and_long_text_is_spli
         Script::text("Try:\n```sh\necho 1\necho 2\necho 3\necho 4\necho 5\n```"),
     );
     w.says(&alice, "SHORTCODE").await;
-    let m = w.wait_text(102, "echo 5").await;
+    let m = w.wait_answer(102, "echo 5").await;
     assert!(
         m.entities().iter().any(|e| e.kind == "pre"),
         "inline code block: {:?}",
