@@ -4,9 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+mod bad_input;
 mod dingtalk;
+mod fanout;
+mod faults;
 mod harness;
 mod proxy;
+mod secrets;
+mod storage_faults;
 mod telegram_commands;
 mod telegram_resilience;
 mod telegram_turns;

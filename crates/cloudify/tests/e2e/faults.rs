@@ -1,0 +1,1 @@
+//! Fault injection: Bot API storms, DingTalk drops, OpenCode restarts (issue 8).
