@@ -466,3 +466,7 @@ pub(crate) fn single(
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "plan_fuzz.rs"]
+mod fuzz;

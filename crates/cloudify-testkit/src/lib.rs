@@ -6,4 +6,5 @@
 pub mod fake_dingtalk;
 pub mod fake_llm;
 pub mod fake_telegram;
+pub mod fuzz;
 pub mod opencode;

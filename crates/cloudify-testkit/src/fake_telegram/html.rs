@@ -3,6 +3,13 @@
 
 use super::model::Entity;
 
+/// Telegram's HTML parse mode as the fake applies it to every `parse_mode: HTML` text: the
+/// visible text and its entities (UTF-16 offsets), or the "can't parse entities" reason.
+/// For property tests that check formatter output without a server round trip.
+pub fn parse_html(src: &str) -> Result<(String, Vec<Entity>), String> {
+    parse(src).map(|p| (p.text, p.entities))
+}
+
 /// Text after parsing: what the user sees, plus entities (UTF-16 offsets).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Parsed {

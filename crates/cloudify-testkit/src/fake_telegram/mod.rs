@@ -44,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use html::parse_html;
 pub use limits::{Limits, Rate};
 pub use model::{
     BotCommand, Call, CallbackAnswer, Document, Edit, Entity, Event, FormattedText, Group,
