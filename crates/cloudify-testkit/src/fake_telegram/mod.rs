@@ -116,6 +116,7 @@ impl FakeTelegram {
             state: Mutex::new(State::new(bot, config.limits)),
             changed: watch::channel(0).0,
             outage,
+            server_errors: std::sync::atomic::AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

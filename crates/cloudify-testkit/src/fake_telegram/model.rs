@@ -344,7 +344,14 @@ pub enum Outage {
     /// Connections are accepted and closed at once; open ones are reset.
     Refuse,
     /// Requests are read and never answered until the outage ends, then served normally.
+    /// A request whose client gave up (timed out, closed the connection) is never served.
     Hang,
+    /// Every request gets a 5xx, alternating nginx's 502 HTML page and a JSON
+    /// `500 Internal Server Error`, as when Telegram's backends fail behind a live front.
+    ServerErrors,
+    /// Flood control: every call (getUpdates included) gets 429 with
+    /// `parameters.retry_after` set to this many seconds; each one is in `rate_limited()`.
+    Flood { retry_after: u64 },
 }
 
 /// A message injected by the test.

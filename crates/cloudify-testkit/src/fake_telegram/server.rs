@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     /// Bumped on every change; long polls and test waits subscribe to it.
     pub changed: watch::Sender<u64>,
     pub outage: watch::Sender<Outage>,
+    /// Requests answered during `Outage::ServerErrors`, to alternate 502 and 500.
+    pub server_errors: AtomicU64,
 }
 
 impl Shared {
@@ -55,7 +58,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 fn respond(result: Result<Value, ApiError>) -> Response {
     match result {
-        Ok(value) => axum::Json(json!({"ok": true, "result": value})).into_response(),
+        Ok(value) => {
+            let body = updates::body(&json!({"ok": true, "result": value}));
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Err(e) if e.status == 502 => {
             let headers = [(header::CONTENT_TYPE, "text/html")];
             (StatusCode::BAD_GATEWAY, headers, BAD_GATEWAY).into_response()
@@ -73,9 +79,9 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
     let _ = outage.wait_for(|o| *o != Outage::Hang).await;
     let now = Instant::now();
     let path = req.uri().path().to_owned();
-    let down = *outage.borrow() != Outage::Up;
+    let state = *outage.borrow();
     if let Some(rest) = path.strip_prefix("/file/bot") {
-        return download(&shared, rest, down);
+        return download(&shared, rest, state != Outage::Up);
     }
     let Some((token, method)) = path
         .strip_prefix("/bot")
@@ -84,13 +90,20 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Resp
         return respond(Err(ApiError::new(404, "Not Found")));
     };
     let method_name = ops::canonical(method);
-    let result = if down {
+    let result = if matches!(state, Outage::BadGateway | Outage::Refuse) {
         Err(ApiError::new(502, "Bad Gateway"))
+    } else if state == Outage::ServerErrors {
+        Err(server_error(&shared))
     } else if token != shared.token {
         Err(ApiError::new(401, "Unauthorized"))
     } else if let Some(method) = method_name {
         match Params::from_request(req).await {
             Ok(params) => {
+                if let Outage::Flood { retry_after } = state {
+                    let result = Err(flood(&shared, method, &params, now, retry_after));
+                    record(&shared, method, Some(&params), now, &result);
+                    return respond(result);
+                }
                 let result = run(&shared, method, &params, now).await;
                 // A long poll that ends during a hang is not answered before the hang ends.
                 let _ = outage.wait_for(|o| *o != Outage::Hang).await;
@@ -122,6 +135,29 @@ async fn run(
         return updates::get_updates(shared, p).await;
     }
     ops::call(&mut shared.lock(), method, p, now)
+}
+
+/// Alternates nginx's 502 page and Telegram's JSON 500.
+fn server_error(shared: &Shared) -> ApiError {
+    if shared
+        .server_errors
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(2)
+    {
+        ApiError::new(502, "Bad Gateway")
+    } else {
+        ApiError::new(500, "Internal Server Error")
+    }
+}
+
+fn flood(shared: &Shared, method: &str, p: &Params, now: Instant, retry_after: u64) -> ApiError {
+    shared.lock().rate_limited.push(RateLimited {
+        at: now,
+        method: method.to_owned(),
+        chat_id: p.chat_id().unwrap_or_default(),
+        retry_after,
+    });
+    ApiError::too_many(retry_after)
 }
 
 fn injected_failure(

@@ -58,7 +58,7 @@ pub(crate) async fn get_updates(shared: &Shared, p: &Params) -> Result<Value, Ap
             _ = changed.changed() => {}
             () = tokio::time::sleep_until(deadline.into()) => {}
             _ = outage.changed() => {
-                if matches!(*outage.borrow(), Outage::BadGateway | Outage::Refuse) {
+                if matches!(*outage.borrow(), Outage::BadGateway | Outage::Refuse | Outage::ServerErrors) {
                     return Err(ApiError::new(502, "Bad Gateway"));
                 }
             }
@@ -85,16 +85,59 @@ fn take_batch(st: &mut State, limit: usize) -> Vec<Value> {
         None => !NOT_BY_DEFAULT.contains(&kind),
     };
     // Updates of kinds the bot did not ask for are dropped, not kept for later.
-    st.updates.retain(|u| wanted(u.kind));
+    st.updates.retain(|u| u.kind == RAW_KIND || wanted(u.kind));
     st.updates
         .iter()
         .take(limit)
         .map(|u| {
+            if u.kind == RAW_KIND {
+                let raw = u.body.as_str().unwrap_or_default();
+                let text = raw.replace("{update_id}", &u.id.to_string());
+                let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+                return Value::String(format!("{RAW_MARK}{hex}"));
+            }
             let mut v = json!({ "update_id": u.id });
             v[u.kind] = u.body.clone();
             v
         })
         .collect()
+}
+
+/// Kind of a pending update injected as raw JSON text.
+const RAW_KIND: &str = "raw";
+/// A raw update travels through the `Value` of a batch as this prefix and its hex text;
+/// [`body`] splices it into the response verbatim (a `Value` cannot hold everything a test
+/// injects, e.g. a lone UTF-16 surrogate escape).
+const RAW_MARK: &str = "\u{0}raw-update:";
+
+/// The JSON text of a response, raw updates spliced in.
+pub(crate) fn body(v: &Value) -> String {
+    const MARK: &str = "\"\\u0000raw-update:";
+    let text = v.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + MARK.len()..];
+        let end = after.find('"').unwrap_or(after.len());
+        let bytes: Vec<u8> = (0..end / 2)
+            .filter_map(|k| u8::from_str_radix(&after[2 * k..2 * k + 2], 16).ok())
+            .collect();
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
+impl super::FakeTelegram {
+    /// Queues an update given as raw JSON text, sent verbatim in the next getUpdates batch
+    /// whatever `allowed_updates` says: junk, unknown kinds, wrong types, escapes that are
+    /// not valid UTF-16. `{update_id}` in the text becomes the id the fake assigned (returned),
+    /// which the bot's offset confirms like any other.
+    pub fn inject_raw_update(&self, raw: &str) -> i64 {
+        self.with_notify(|st| st.push_update(RAW_KIND, Value::String(raw.to_owned())))
+    }
 }
 
 impl State {
