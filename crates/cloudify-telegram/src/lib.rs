@@ -31,6 +31,7 @@ mod plan;
 mod poll;
 mod render;
 mod resume;
+mod salvage;
 mod split;
 mod styled;
 mod updates;

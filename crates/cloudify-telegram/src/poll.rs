@@ -94,6 +94,8 @@ pub(crate) async fn run(inner: &Inner, sink: IncomingSink) -> Result<(), Adapter
             () = sink.closed() => return Ok(()),
             r = req.send() => r,
         };
+        // One undecodable update must not fail its whole batch forever (see `salvage`).
+        let result = result.or_else(|e| crate::salvage::recover(e, &mut offset));
         let updates = match result {
             Ok(updates) => {
                 backoff.reset();
