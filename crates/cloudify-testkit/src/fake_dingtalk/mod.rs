@@ -292,6 +292,17 @@ impl FakeDingTalk {
         })
     }
 
+    /// The network path of live connections dies without a trace (no FIN, no `disconnect`):
+    /// nothing reaches the client, no pongs, but the server keeps pushing frames into the
+    /// void until one misses its ACK deadline; from then on it holds frames for the next
+    /// connection. Un-ACKed frames come back only as `redeliver_*` configures.
+    pub fn go_half_open(&self) -> usize {
+        stream::for_live(&self.shared, |conn, _| {
+            let _ = conn.tx.send(ConnCmd::Silence);
+            conn.state = ConnState::HalfOpen;
+        })
+    }
+
     /// Close every connection's TCP stream without a `disconnect` frame or close handshake.
     pub fn drop_connection(&self) -> usize {
         let st = self.shared.lock();
@@ -401,7 +412,7 @@ impl FakeDingTalk {
         let st = self.shared.lock();
         st.conns
             .values()
-            .filter(|c| c.state != ConnState::Silent)
+            .filter(|c| !matches!(c.state, ConnState::Silent | ConnState::HalfOpen))
             .count()
     }
 

@@ -88,6 +88,9 @@ pub(crate) enum ConnState {
     Live,
     Draining,
     Silent,
+    /// The path died silently: nothing reaches the client, but the server still pushes here
+    /// until a push misses its ACK deadline (then it is `Silent`).
+    HalfOpen,
 }
 
 pub(crate) struct Conn {

@@ -131,7 +131,10 @@ fn push_locked(shared: &SharedRef, st: &mut St, mut frame: Outstanding) -> Optio
     let candidates: Vec<u64> = st
         .conns
         .iter()
-        .filter(|(_, c)| c.state == ConnState::Live && c.accepts(frame.kind, &frame.topic))
+        .filter(|(_, c)| {
+            matches!(c.state, ConnState::Live | ConnState::HalfOpen)
+                && c.accepts(frame.kind, &frame.topic)
+        })
         .filter(|(id, _)| frame.pin.is_none_or(|p| p == **id))
         .map(|(id, _)| *id)
         .collect();
@@ -202,6 +205,12 @@ fn push_locked(shared: &SharedRef, st: &mut St, mut frame: Outstanding) -> Optio
         {
             o.missing_recorded = true;
             let conn = o.connection_id.unwrap_or_default();
+            // The server gives up on a half-open connection once it misses an ACK.
+            if let Some(c) = st.conns.get_mut(&conn)
+                && c.state == ConnState::HalfOpen
+            {
+                c.state = ConnState::Silent;
+            }
             let event = Event::AckProblem(AckProblem {
                 kind: AckProblemKind::Missing,
                 message_id: Some(id.clone()),

@@ -4,8 +4,10 @@
 //! part of it once and in order, the prompt at the LLM once, and a fresh turn afterwards.
 
 use crate::harness::{World, user};
+use cloudify_testkit::fake_dingtalk::{AckProblemKind, Event as DtEvent, User as DtUser};
 use cloudify_testkit::fake_llm::{Reply, Script};
 use cloudify_testkit::fake_telegram::{Message, Outage, User};
+use cloudify_testkit::opencode::OpencodeOptions;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -264,4 +266,171 @@ async fn bot_api_hanging_for_70s_mid_turn_times_out_and_retries_once() {
         w.log().contains("timeout"),
         "calls timed out during the hang"
     );
+}
+
+/// Outgoing DingTalk calls whose content mentions `needle`.
+fn dt_count(w: &World, needle: &str) -> usize {
+    w.dt()
+        .outgoing()
+        .iter()
+        .filter(|e| format!("{e:?}").contains(needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dingtalk_stream_dead_without_disconnect_is_detected_and_nothing_is_lost() {
+    let w = World::start_full(
+        OpencodeOptions {
+            ask_permissions: true,
+            ..Default::default()
+        },
+        true,
+        None,
+    )
+    .await;
+    let dev = DtUser::new("staff-040", "小李");
+    w.dt()
+        .inject_text(&dev, &format!("/bind {}", w.dingtalk_code()));
+    w.dt_wait("已绑定实例").await;
+    let connections = w.dt().total_connections();
+    w.llm.on(
+        "DTLONG",
+        Reply::chunks(["前半段落，", "中间段落，", "后半段落。"])
+            .chunk_delay(Duration::from_secs(8)),
+    );
+    w.llm.on("DTQUEUED", Script::text("排队的消息也到了"));
+    // Un-ACKed robot messages come back after `redeliver_after` (60 s, as on the real server).
+    w.dt().configure(|c| c.redeliver_callbacks = true);
+    w.dt().inject_text(&dev, "DTLONG");
+    w.dt_wait("工作中").await;
+    // Half-open: no FIN, no `disconnect`, no pongs; the server has not noticed yet.
+    let mark = w.dt().mark();
+    let dead = Instant::now();
+    assert_eq!(w.dt().go_half_open(), 1);
+    // Sent while the connection is dead: pushed into the void, never ACKed.
+    let lost = w.dt().inject_text(&dev, "DTQUEUED");
+    assert!(lost.message_id.is_some(), "pushed to the dead connection");
+    w.dt()
+        .wait_for_since(
+            mark,
+            |e| matches!(e, DtEvent::Connected { .. }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("the bot noticed the dead stream and reconnected");
+    let noticed = dead.elapsed();
+    assert!(w.dt().total_connections() > connections);
+    assert!(
+        noticed <= Duration::from_secs(55),
+        "dead connection noticed after {noticed:?}"
+    );
+    assert!(
+        w.log().contains("presumed dead"),
+        "dead-connection detection, not a close, ended the old stream"
+    );
+    let acked = w
+        .dt()
+        .wait_for_ack_of(&lost, Duration::from_secs(90))
+        .await
+        .expect("the swallowed message was redelivered on the new connection");
+    assert_ne!(Some(acked.message_id), lost.message_id, "a redelivery");
+    w.dt_wait("前半段落，中间段落，后半段落。").await;
+    w.dt_wait("排队的消息也到了").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        dt_count(&w, "前半段落，中间段落，后半段落。"),
+        1,
+        "{:#?}",
+        w.dt().outgoing()
+    );
+    assert_eq!(
+        dt_count(&w, "排队的消息也到了"),
+        1,
+        "{:#?}",
+        w.dt().outgoing()
+    );
+    assert_eq!(prompt_count(&w, "DTLONG"), 1);
+    assert_eq!(prompt_count(&w, "DTQUEUED"), 1);
+    // And the new connection carries a fresh turn.
+    w.llm.on("DTAFTER", Script::text("重连之后照常工作"));
+    w.dt().inject_text(&dev, "DTAFTER");
+    w.dt_wait("重连之后照常工作").await;
+    assert_eq!(prompt_count(&w, "DTAFTER"), 1);
+    assert!(
+        w.dt().ack_problems().iter().all(|p| !matches!(
+            p.kind,
+            AckProblemKind::Duplicate
+                | AckProblemKind::Malformed(_)
+                | AckProblemKind::WrongConnection
+        )),
+        "{:?}",
+        w.dt().ack_problems()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opencode_killed_mid_turn_is_reported_interrupted_and_not_resent() {
+    let mut w = World::start().await;
+    let alice = user(805, "Alice");
+    w.bind(&alice, &w.qr_token(None)).await;
+    w.llm
+        .on("KILLME", Reply::slow(60, Duration::from_millis(500)));
+    w.says(&alice, "KILLME").await;
+    let live = w.wait_text(805, "slow-2").await;
+    w.opencode.kill().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.opencode.restart().await.expect("opencode restarts");
+    let interrupted = "restarted in the middle of the task";
+    let told =
+        w.tg.wait_for_message(
+            805,
+            |m| m.message_id > live.message_id && m.text().contains(interrupted),
+            Duration::from_secs(90),
+        )
+        .await;
+    assert!(
+        told.text().contains("slow-0"),
+        "the partial answer is kept: {}",
+        told.text()
+    );
+    // Give a wrongly resent prompt time to show up.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let texts = w.tg.texts(805);
+    let finals: Vec<Message> =
+        w.tg.messages(805)
+            .into_iter()
+            .filter(|m| m.message_id > live.message_id)
+            .filter(|m| m.text().contains(interrupted) || m.text().contains("✅ Done"))
+            .collect();
+    assert_eq!(finals.len(), 1, "one final message: {texts:#?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("slow-59")),
+        "the killed turn did not finish: {texts:#?}"
+    );
+    let live = w.tg.message(805, live.message_id).unwrap();
+    assert!(
+        live.is_deleted() || !live.text().contains("Working"),
+        "the live message no longer claims to work: {}",
+        live.text()
+    );
+    assert_eq!(prompt_count(&w, "KILLME"), 1, "the prompt was not resent");
+
+    w.llm
+        .on("AFTERKILL", Script::text("back after the restart"));
+    w.says(&alice, "AFTERKILL").await;
+    w.tg.wait_for_message(
+        805,
+        |m| m.text().contains("back after the restart") && m.text().contains("✅ Done"),
+        Duration::from_secs(60),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after =
+        w.tg.texts(805)
+            .iter()
+            .filter(|t| t.contains("back after the restart"))
+            .count();
+    assert_eq!(after, 1, "{:#?}", w.tg.texts(805));
+    assert_eq!(prompt_count(&w, "AFTERKILL"), 1);
+    assert_eq!(prompt_count(&w, "KILLME"), 1);
 }
