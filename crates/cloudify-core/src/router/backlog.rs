@@ -27,7 +27,7 @@ impl Backlog for StoreBacklog {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() as i64);
                 let mut kept = 0;
-                for env in envelopes {
+                for env in &envelopes {
                     let Some(instance) = env.instance_id.or(fallback) else {
                         continue;
                     };

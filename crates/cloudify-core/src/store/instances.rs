@@ -113,7 +113,7 @@ impl Store {
 
     pub fn add_instance(&mut self, new: &NewInstance, now: i64) -> Result<Instance> {
         let base = normalize_name(&new.name).unwrap_or_else(|| "opencode".into());
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let name = unique_name(&tx, &base, None)?;
         let id = Uuid::new_v4();
         let key = SigningKey::generate();

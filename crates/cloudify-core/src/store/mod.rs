@@ -17,7 +17,7 @@ pub use users::{BindOutcome, Binding, Role, SeenUser, User};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// File name of the database inside the data directory.
@@ -38,6 +38,19 @@ pub enum StoreError {
     #[error("the store worker stopped")]
     WorkerGone,
 }
+
+impl StoreError {
+    /// Another connection (another process, e.g. an admin's `sqlite3` shell) holds the lock.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+}
+
+/// How long a store call waits for a database locked by another process before failing.
+/// Updates are already acknowledged to the platform when they reach the store, so giving up
+/// early would lose them; waiting only delays them.
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(300);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -67,6 +80,60 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs `f` as one transaction (a savepoint, so store methods may nest their own), and
+    /// runs it again while the database is locked by someone else, up to `patience`. Retrying
+    /// is safe because a failed attempt is rolled back whole.
+    pub fn atomic<R>(
+        &mut self,
+        patience: Duration,
+        f: &mut impl FnMut(&mut Store) -> Result<R>,
+    ) -> Result<R> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        let mut warned = false;
+        loop {
+            match self.attempt(f) {
+                Err(e) if e.is_busy() && started.elapsed() < patience => {
+                    if !warned {
+                        tracing::warn!(
+                            "the database is locked by another process; waiting (up to {} s) — \
+                             close any `sqlite3` shell open on {DB_FILE}",
+                            patience.as_secs()
+                        );
+                        warned = true;
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+                Ok(v) => {
+                    if warned {
+                        tracing::info!(
+                            waited_ms = started.elapsed().as_millis() as u64,
+                            "the database is free again; carrying on"
+                        );
+                    }
+                    return Ok(v);
+                }
+            }
+        }
+    }
+
+    fn attempt<R>(&mut self, f: &mut impl FnMut(&mut Store) -> Result<R>) -> Result<R> {
+        self.conn.execute_batch("SAVEPOINT store_call")?;
+        let result = f(self).and_then(|v| {
+            self.conn.execute_batch("RELEASE store_call")?;
+            Ok(v)
+        });
+        if result.is_err() {
+            // Leaves the database exactly as before the attempt (and ends the transaction).
+            let _ = self
+                .conn
+                .execute_batch("ROLLBACK TO store_call; RELEASE store_call");
+        }
+        result
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
@@ -83,10 +150,11 @@ impl SharedStore {
         Self(Arc::new(Mutex::new(store)))
     }
 
-    /// Runs `f` with the store on the blocking pool.
-    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    /// Runs `f` with the store on the blocking pool, as one transaction that waits out a
+    /// database locked by another process (see [`Store::atomic`]).
+    pub async fn call<R, F>(&self, mut f: F) -> Result<R>
     where
-        F: FnOnce(&mut Store) -> Result<R> + Send + 'static,
+        F: FnMut(&mut Store) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let inner = self.0.clone();
@@ -95,7 +163,7 @@ impl SharedStore {
             let mut guard = inner
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut guard)
+            guard.atomic(LOCK_PATIENCE, &mut f)
         })
         .await
         .map_err(|_| StoreError::WorkerGone)?

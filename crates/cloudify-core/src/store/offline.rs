@@ -36,7 +36,7 @@ impl Store {
             key.user_id.as_str(),
             instance.to_string(),
         );
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO offline_messages (platform, user_id, instance_id, payload, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -113,7 +113,7 @@ impl Store {
             key.user_id.as_str(),
             instance.to_string(),
         );
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "DELETE FROM offline_messages WHERE platform = ?1 AND user_id = ?2 AND instance_id = ?3 AND id <= ?4",
             params![p, u, i, upto_id],

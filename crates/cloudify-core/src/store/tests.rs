@@ -259,3 +259,73 @@ async fn shared_store_runs_on_the_blocking_pool() {
         .unwrap();
     assert_eq!(names, vec![inst.name]);
 }
+
+/// Another connection holds the write lock for `hold`, then lets go.
+fn lock_for(path: &std::path::Path, hold: Duration) -> std::thread::JoinHandle<()> {
+    let other = rusqlite::Connection::open(path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    other
+        .execute_batch("CREATE TABLE IF NOT EXISTS scratch(x); INSERT INTO scratch VALUES (1)")
+        .unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(hold);
+        other.execute_batch("ROLLBACK").unwrap();
+    })
+}
+
+#[test]
+fn a_call_waits_out_a_lock_held_by_another_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let mut store = Store::open(&path).unwrap();
+    store.conn.busy_timeout(Duration::from_millis(50)).unwrap();
+    let release = lock_for(&path, Duration::from_millis(800));
+    let mut tries = 0;
+    let started = Instant::now();
+    store
+        .atomic(Duration::from_secs(30), &mut |s| {
+            tries += 1;
+            s.set_setting("k", "v")
+        })
+        .unwrap();
+    release.join().unwrap();
+    assert!(tries > 1, "it had to wait: {tries} tries");
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
+}
+
+#[test]
+fn a_lock_outlasting_the_patience_is_a_busy_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let mut store = Store::open(&path).unwrap();
+    store.conn.busy_timeout(Duration::from_millis(20)).unwrap();
+    let release = lock_for(&path, Duration::from_millis(600));
+    let err = store
+        .atomic(Duration::from_millis(100), &mut |s| s.set_setting("k", "v"))
+        .unwrap_err();
+    assert!(err.is_busy(), "{err}");
+    release.join().unwrap();
+    assert_eq!(store.setting("k").unwrap(), None);
+}
+
+#[test]
+fn a_failed_call_leaves_no_partial_write() {
+    let mut store = Store::open_in_memory().unwrap();
+    let err = store
+        .atomic(Duration::ZERO, &mut |s| {
+            s.set_setting("first", "written")?;
+            s.instance_by_name("nope")?
+                .ok_or_else(|| StoreError::NoSuchInstance("nope".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NoSuchInstance(_)));
+    assert_eq!(store.setting("first").unwrap(), None, "rolled back whole");
+    // Store methods with their own transactions nest inside a call.
+    let inst = store
+        .atomic(Duration::ZERO, &mut |s| {
+            s.add_instance(&new_inst("nested"), 1)
+        })
+        .unwrap();
+    assert_eq!(inst.name, "nested");
+}

@@ -181,7 +181,7 @@ impl Store {
     /// Binds a user to an instance and makes it their active one. The first user bound to
     /// an instance becomes its owner. The user row must exist (see [`Store::upsert_user`]).
     pub fn bind(&mut self, key: &UserKey, instance: Uuid, now: i64) -> Result<BindOutcome> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let existing: Option<String> = tx
             .query_row(
                 "SELECT role FROM bindings WHERE platform = ?1 AND user_id = ?2 AND instance_id = ?3",
@@ -231,7 +231,7 @@ impl Store {
     /// Removes one binding. An owner who leaves hands ownership to the longest-bound member;
     /// a user whose active instance this was falls back to another binding.
     pub fn unbind(&mut self, key: &UserKey, instance: Uuid) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let removed = remove_binding(&tx, key, instance)?;
         tx.commit()?;
         Ok(removed)
@@ -240,7 +240,7 @@ impl Store {
     /// `/reset-qr`: bumps `qr_version` (every old code stops working) and removes every
     /// binding of the instance. Returns the new version and who was removed.
     pub fn reset_qr(&mut self, instance: Uuid) -> Result<(u32, Vec<UserKey>)> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE instances SET qr_version = qr_version + 1 WHERE id = ?1",
             [instance.to_string()],

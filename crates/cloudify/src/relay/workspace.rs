@@ -42,7 +42,7 @@ fn model_ref(s: &str) -> Option<ModelRef> {
 impl OpenCodeWorkspace {
     async fn store<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut cloudify_core::Store) -> cloudify_core::store::Result<R> + Send + 'static,
+        f: impl FnMut(&mut cloudify_core::Store) -> cloudify_core::store::Result<R> + Send + 'static,
     ) -> Result<R, ServiceError> {
         self.0
             .store
