@@ -143,3 +143,100 @@ async fn a_database_locked_by_another_process_loses_nothing() {
         "the wait is visible in the log"
     );
 }
+
+/// A full filesystem mounted over the render cache; unmounted on drop.
+struct FullDisk(std::path::PathBuf);
+
+impl FullDisk {
+    /// Mounts a 64 KiB tmpfs at `dir` and fills it. `None` where mounting is not allowed
+    /// (not root, no CAP_SYS_ADMIN).
+    fn mount(dir: &Path) -> Option<FullDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        let guard = FullDisk(dir.to_path_buf());
+        let filler = vec![0u8; 4096];
+        let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+        let err = loop {
+            if let Err(e) = std::io::Write::write_all(&mut f, &filler) {
+                break e;
+            }
+        };
+        assert_eq!(err.raw_os_error(), Some(28), "ENOSPC: {err}");
+        Some(guard)
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The render cache sits on a full disk (or, where the test may not mount, its path is
+/// unusable): long code still arrives as a picture, rendered without the cache, and the bot
+/// keeps working.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_under_the_render_cache_still_delivers_rendered_code() {
+    let w = World::start().await;
+    let alice = user(711, "Alice");
+    w.bind(&alice, &w.qr_token(None)).await;
+    let cache = w.data.path().join("cache").join("rendered");
+    let full = FullDisk::mount(&cache);
+    if full.is_none() {
+        // Fallback fault: a plain file where the cache directory should be (ENOTDIR).
+        let _ = std::fs::remove_dir_all(&cache);
+        std::fs::write(&cache, b"not a directory").unwrap();
+        eprintln!("mount not permitted here: the cache path is a file instead of a full disk");
+    }
+
+    let code: String = (1..=45)
+        .map(|i| format!("    let v{i} = {i} * 2;\n"))
+        .collect();
+    for round in 1..=2 {
+        let trigger = format!("DISKFULL{round}");
+        w.llm.on(
+            &trigger,
+            Script::text(&format!(
+                "Round {round}:\n```rust\nfn main() {{\n{code}}}\n```\nEnd {round}."
+            )),
+        );
+        w.says(&alice, &trigger).await;
+        let needle = format!("End {round}.");
+        w.tg.wait_for_message(
+            711,
+            move |m| m.text().contains(&needle) && m.text().contains("Done"),
+            T,
+        )
+        .await;
+    }
+    // The same code twice: both rendered (nothing cached), both delivered as pictures.
+    let photos =
+        w.tg.messages(711)
+            .into_iter()
+            .filter(|m| m.photo.is_some())
+            .count();
+    assert!(photos >= 2, "{:#?}", w.tg.texts(711));
+    assert!(
+        w.log().contains("render cache write failed"),
+        "the degraded cache is visible in the log"
+    );
+    if full.is_some() {
+        let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+        assert_eq!(
+            left.len(),
+            1,
+            "only the filler: nothing half-written remains"
+        );
+    }
+    w.llm.on("DISKAFTER", Script::text("still fine"));
+    w.says(&alice, "DISKAFTER").await;
+    w.wait_answer(711, "still fine").await;
+}
