@@ -34,6 +34,8 @@ mod stream;
 #[cfg(test)]
 mod markdown_tests;
 #[cfg(test)]
+mod plan_fuzz;
+#[cfg(test)]
 mod plan_tests;
 
 pub use adapter::{DingTalkAdapter, MAX_TEXT_CHARS};

@@ -205,16 +205,43 @@ pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
         let at = window
             .rfind("\n\n")
             .or_else(|| window.rfind('\n'))
+            .or_else(|| window.rfind(' '))
             .filter(|i| *i > cut / 3)
             .unwrap_or(cut);
+        // Never inside a `<font …>` tag: each half would show raw.
+        let mut at = match (window[..at].rfind('<'), window[..at].rfind('>')) {
+            (Some(lt), gt) if gt.is_none_or(|gt| gt < lt) && lt > cut / 3 => lt,
+            _ => at,
+        };
+        // Nor where the next part would start with `|` (a table row, shown raw).
+        while rest[at..].trim_start().starts_with('|') {
+            match window[..at].char_indices().next_back() {
+                Some((prev, _)) if prev > cut / 3 => at = prev,
+                _ => break,
+            }
+        }
         parts.push(rest[..at].trim_end().to_owned());
-        rest = rest[at..].trim_start_matches('\n');
+        // Leading spaces would turn the next part's first line into an indented block.
+        rest = rest[at..].trim_start();
     }
     if !rest.trim().is_empty() || parts.is_empty() {
         parts.push(rest.to_owned());
     }
     parts.retain(|p| !p.trim().is_empty());
     parts
+}
+
+/// A Markdown part that had to be cut inside a `<font …>` tag ends with half a tag, shown
+/// raw: defuse its `<` like any other tag's.
+pub(crate) fn defuse_cut_tag(part: String) -> String {
+    match part.rfind('<') {
+        Some(lt) if !part[lt..].contains('>') => {
+            let mut out = part;
+            out.replace_range(lt..=lt, "‹");
+            out
+        }
+        _ => part,
+    }
 }
 
 /// A notification title: the first non-empty line without Markdown marks, ≤ 24 chars.

@@ -243,6 +243,21 @@ impl FakeDingTalk {
 
     // ---- connection control ----
 
+    /// Sends `text` verbatim as a WebSocket text frame to every live connection: junk, JSON
+    /// without headers or data, unknown topics. Returns how many connections got it.
+    pub fn send_raw_frame(&self, text: &str) -> usize {
+        stream::for_live(&self.shared, |conn, _| {
+            let _ = conn.tx.send(ConnCmd::Frame(text.to_owned()));
+        })
+    }
+
+    /// Sends a binary WebSocket frame to every live connection.
+    pub fn send_binary_frame(&self, bytes: &[u8]) -> usize {
+        stream::for_live(&self.shared, |conn, _| {
+            let _ = conn.tx.send(ConnCmd::Binary(bytes.to_vec()));
+        })
+    }
+
     /// SYSTEM `ping` with a fresh `opaque` to every live connection; returns the messageIds.
     pub fn send_ping(&self) -> Vec<String> {
         let ids: Vec<u64> = {

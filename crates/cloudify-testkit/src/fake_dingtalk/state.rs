@@ -77,6 +77,8 @@ impl FakeConfig {
 #[derive(Debug)]
 pub(crate) enum ConnCmd {
     Frame(String),
+    /// A binary WebSocket frame (DingTalk never sends one; for junk tests).
+    Binary(Vec<u8>),
     /// Stop reading and writing but keep the socket open (no pongs, no ACKs).
     Silence,
     /// Close TCP without a close frame.

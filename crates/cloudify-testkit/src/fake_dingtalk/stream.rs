@@ -78,6 +78,11 @@ async fn run_conn(shared: SharedRef, mut socket: WebSocket, registration_id: u64
                         break true;
                     }
                 }
+                Some(ConnCmd::Binary(bytes)) => {
+                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                        break true;
+                    }
+                }
                 Some(ConnCmd::Silence) => {
                     // Keep the socket but never poll it again: no pongs, no ACKs, no close.
                     loop {
