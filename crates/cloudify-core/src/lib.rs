@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod links;
 pub mod outbox;
 pub mod output;
+pub mod rate_window;
 pub mod redact;
 
 pub use adapter::{Adapter, ChatRef, DeliveryError, Incoming, IncomingKind, PlatformLimits};

@@ -125,8 +125,13 @@ fn limiter_engages_after_five_failures_and_releases() {
         assert!(l.check(&eve, i * 1000).is_ok());
         l.record_failure(&eve, i * 1000);
     }
-    let wait = l.check(&eve, 5000).unwrap_err();
-    assert_eq!(wait, Duration::from_millis(595_000));
+    let refusal = l.check(&eve, 5000).unwrap_err();
+    assert_eq!(refusal.wait, Duration::from_millis(595_000));
+    assert!(refusal.tell);
+    assert!(
+        !l.check(&eve, 5001).unwrap_err().tell,
+        "told once per streak"
+    );
     assert!(l.check(&ann, 5000).is_ok(), "limits are per sender");
     assert!(
         l.check(&eve, 600_000).is_ok(),

@@ -14,8 +14,13 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
         return Ok(ctx.say(i18n::bind_private_only(l)));
     }
     let now_ms = ctx.router.clock().now_ms();
-    if let Err(wait) = ctx.router.bind_limiter().check(&ctx.user.key, now_ms) {
-        return Ok(ctx.say(i18n::bind_rate_limited(l, wait.as_secs())));
+    if let Err(refusal) = ctx.router.bind_limiter().check(&ctx.user.key, now_ms) {
+        tracing::info!(user = %ctx.user.key, "binding attempt refused: too many failures");
+        return Ok(if refusal.tell {
+            ctx.say(i18n::bind_rate_limited(l, refusal.wait.as_secs()))
+        } else {
+            Vec::new() // told once already; a flood gets no more replies
+        });
     }
     let instances = ctx.router.store.call(|s| s.instances()).await?;
     let verified = binding::parse(code).and_then(|c| binding::verify(&c, &instances));

@@ -186,11 +186,13 @@ impl Router {
         if !inc.chat.is_group {
             self.replay_backlog(&user).await?;
         }
-        if let Err(wait) = self.action_limiter().check(&user.key, self.clock.now_ms()) {
-            self.reply(
-                &inc.chat,
-                Output::plain(i18n::slow_down(lang, wait.as_secs().max(1))),
-            );
+        if let Err(refusal) = self.action_limiter().check(&user.key, self.clock.now_ms()) {
+            if refusal.tell {
+                let secs = refusal.wait.as_secs().max(1);
+                self.reply(&inc.chat, Output::plain(i18n::slow_down(lang, secs)));
+            } else {
+                tracing::debug!(user = %user.key, "over the action limit again; dropped quietly");
+            }
             return Ok(());
         }
         let text = match &inc.kind {

@@ -377,6 +377,133 @@ async fn forged_codes_are_refused_then_rate_limited() {
     assert!(texts(&out)[0].contains("Bound to [proj]"), "{out:?}");
 }
 
+/// Mutations of a real credential: one character replaced, dropped, doubled or case-flipped,
+/// truncated, extended; deterministic (xorshift) so a failure replays.
+fn mutate(real: &str, seed: &mut u64) -> String {
+    let mut next = || {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    };
+    let mut chars: Vec<char> = real.chars().collect();
+    let i = (next() as usize) % chars.len();
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ0123456789abcdefghijklmnopqrstuvwxyz-_=+/";
+    let pick = ALPHABET[(next() as usize) % ALPHABET.len()] as char;
+    match next() % 6 {
+        0 if chars[i] != pick => chars[i] = pick,
+        1 => {
+            chars.remove(i);
+        }
+        2 => chars.insert(i, chars[i]),
+        3 if chars[i].is_ascii_alphabetic() => {
+            chars[i] = if chars[i].is_ascii_uppercase() {
+                chars[i].to_ascii_lowercase()
+            } else {
+                chars[i].to_ascii_uppercase()
+            };
+        }
+        4 => chars.truncate(i.max(1)),
+        _ => chars.push(pick),
+    }
+    let out: String = chars.into_iter().collect();
+    if out == real { format!("{out}X") } else { out }
+}
+
+/// The long form with its connect secret, instance id or version tampered with.
+fn forge_long_form(real: &str, seed: &mut u64) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(real).unwrap()).unwrap();
+    *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    match (*seed >> 33) % 3 {
+        0 => {
+            let secret = json["connect_secret"].as_str().unwrap().to_owned();
+            let i = ((*seed >> 40) as usize) % secret.len();
+            let flipped = if &secret[i..=i] == "0" { "1" } else { "0" };
+            let mut s = secret.clone();
+            s.replace_range(i..=i, flipped);
+            json["connect_secret"] = s.into();
+        }
+        1 => json["instance_id"] = Uuid::new_v4().to_string().into(),
+        _ => json["version"] = (json["version"].as_u64().unwrap() + 1).into(),
+    }
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json).unwrap())
+}
+
+/// 10,000 forged credentials (mutated deep-link tokens, DingTalk codes and long forms) from
+/// 2,000 senders: none binds, every sender hits the limiter, and a sender who keeps going
+/// is told once, not once per attempt.
+#[tokio::test]
+async fn ten_thousand_forged_codes_bind_nobody_and_engage_the_limiter() {
+    let w = World::new().await;
+    let inst = w.instance("proj").await;
+    let token = binding::deep_link_token(&inst);
+    let code = binding::dingtalk_code(&inst);
+    let long = binding::long_payload(&inst, "http://127.0.0.1:4096", 1_700_000_000);
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let (mut refused, mut limited, mut silent) = (0, 0, 0);
+    for n in 0..10_000 {
+        let sender = format!("forger{}", n % 2_000);
+        let forged = match n % 3 {
+            0 => mutate(&token, &mut seed),
+            // Typed codes ignore case, dashes and look-alikes: skip mutations that are the
+            // same code.
+            1 => loop {
+                let f = mutate(&code, &mut seed);
+                if binding::normalize_code(&f) != binding::normalize_code(&code) {
+                    break f;
+                }
+            },
+            // The long form's name and endpoint are informational; its secret is the proof.
+            _ => forge_long_form(&long, &mut seed),
+        };
+        let cmd = if n % 2 == 0 { "/start" } else { "/bind" };
+        let out = w.say(&sender, &format!("{cmd} {forged}")).await;
+        match texts(&out).as_slice() {
+            [t] if t.contains("invalid") => refused += 1,
+            [t] if t.contains("Too many") => limited += 1,
+            [] => silent += 1,
+            other => panic!("{sender} sent {forged:?} and got {other:?}"),
+        }
+    }
+    assert_eq!(
+        refused, 10_000,
+        "5 attempts per sender, each checked and refused"
+    );
+    let members = w
+        .router
+        .store
+        .call(move |s| s.members(inst.id))
+        .await
+        .unwrap();
+    assert!(members.is_empty(), "nobody bound: {members:?}");
+    // Every sender is now limited: a sixth try, even with the right code, is refused once…
+    for n in 0..2_000 {
+        let sender = format!("forger{n}");
+        let out = w.say(&sender, &format!("/bind {code}")).await;
+        match texts(&out).as_slice() {
+            [t] if t.contains("Too many") => limited += 1,
+            other => panic!("{sender}: {other:?}"),
+        }
+    }
+    assert_eq!(limited, 2_000);
+    // …and a flood after that gets no replies at all (nothing piles up in the outbox).
+    // (The per-user action limit also engages during it: one "slow down", then quiet.)
+    let mut replies = Vec::new();
+    for _ in 0..500 {
+        let out = w.say("forger7", &format!("/start {token}")).await;
+        if out.is_empty() {
+            silent += 1;
+        }
+        replies.extend(texts(&out));
+    }
+    assert_eq!(silent, 499, "{replies:?}");
+    assert!(replies[0].contains("Slow down"), "{replies:?}");
+    assert!(w.workspace.prompts.lock().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn binding_in_a_group_is_refused() {
     let w = World::new().await;
