@@ -239,6 +239,10 @@ async fn a_429_storm_for_a_minute_is_waited_out_not_hammered() {
             .or_default()
             .push(r.at);
     }
+    eprintln!(
+        "LANES {:?}",
+        lanes.iter().map(|(k, v)| (*k, v.len())).collect::<Vec<_>>()
+    );
     let min_gap = Duration::from_millis(RETRY_AFTER * 1000 - 200);
     for (lane, times) in &lanes {
         for pair in times.windows(2) {
