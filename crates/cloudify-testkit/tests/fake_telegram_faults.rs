@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use cloudify_testkit::fake_telegram::{Config, FakeTelegram, Limits, Outage, User};
-use teloxide::prelude::*;
 use teloxide::RequestError;
+use teloxide::prelude::*;
 
 async fn fake() -> (FakeTelegram, Bot) {
     let tg = FakeTelegram::start_with(Config {
