@@ -46,6 +46,9 @@ impl Default for OutboxPolicy {
     }
 }
 
+/// "Not before a call on the wire completes" (no time can be named).
+const WAIT_COMPLETION: u64 = u64::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
     Send,
@@ -103,9 +106,15 @@ struct Chat {
 pub struct Outbox {
     policy: OutboxPolicy,
     chats: HashMap<ChatRef, Chat>,
-    /// Call times in the last second, bot-wide.
+    /// Bot-wide budget: completion times of calls that ended in the last second. A call
+    /// counts from dispatch until a second after it completed: the platform counts it when
+    /// it arrives, some time between the two, so a window over dispatch times lets calls
+    /// delayed on the way (a busy runtime, the network) bunch up past the limit.
     global: VecDeque<u64>,
-    in_flight: HashMap<Ticket, ChatRef>,
+    /// Budget units of the calls on the wire now (the rest of the bot-wide budget).
+    global_in_flight: u32,
+    /// Ticket → chat and the budget units the call holds.
+    in_flight: HashMap<Ticket, (ChatRef, u32)>,
     next_id: u64,
 }
 
@@ -122,6 +131,7 @@ impl Outbox {
             policy,
             chats: HashMap::new(),
             global: VecDeque::new(),
+            global_in_flight: 0,
             in_flight: HashMap::new(),
             next_id: 1,
         }
@@ -259,13 +269,20 @@ impl Outbox {
         at
     }
 
+    /// Earliest time a call of `cost` fits the bot-wide budget; [`WAIT_COMPLETION`] when
+    /// only the end of a call on the wire can make room.
     fn global_ready_at(&self, cost: u32) -> u64 {
         let limit = self.policy.global_per_second as usize;
-        let need = (self.global.len() + cost as usize).saturating_sub(limit);
+        let in_flight = self.global_in_flight as usize;
+        let need = (in_flight + self.global.len() + cost as usize).saturating_sub(limit);
         if need == 0 {
-            0
-        } else {
-            self.global.get(need - 1).map_or(0, |t| t + 1000)
+            return 0;
+        }
+        match self.global.get(need - 1) {
+            Some(t) => t + 1000,
+            // A call bigger than the whole budget goes once nothing else is counted.
+            None if in_flight == 0 => 0,
+            None => WAIT_COMPLETION,
         }
     }
 
@@ -297,14 +314,14 @@ impl Outbox {
         }
         // Budgets are spent when the call starts: a slow platform must not let a burst through.
         for _ in 0..op.cost {
-            self.global.push_back(now);
             c.recent.push_back(now);
         }
+        self.global_in_flight += op.cost;
         c.not_before = now + self.policy.per_chat_interval_ms * u64::from(op.cost);
         self.next_id += 1;
         let ticket = Ticket(self.next_id);
         c.in_flight = Some(ticket);
-        self.in_flight.insert(ticket, chat.clone());
+        self.in_flight.insert(ticket, (chat.clone(), op.cost));
         Some(Dispatch {
             ticket,
             chat,
@@ -326,6 +343,8 @@ impl Outbox {
                         .max(self.global_ready_at(op.cost))
                 })
             })
+            // Waiting for a completion: `complete` is the wake-up.
+            .filter(|at| *at != WAIT_COMPLETION)
             .min()
     }
 
@@ -336,9 +355,13 @@ impl Outbox {
         result: Result<Option<SentId>, DeliveryError>,
         now: u64,
     ) -> Completion {
-        let Some(chat) = self.in_flight.remove(&ticket) else {
+        let Some((chat, cost)) = self.in_flight.remove(&ticket) else {
             return Completion::Done;
         };
+        self.global_in_flight -= cost;
+        for _ in 0..cost {
+            self.global.push_back(now);
+        }
         let policy = self.policy.clone();
         let Some(c) = self.chats.get_mut(&chat) else {
             return Completion::Done;

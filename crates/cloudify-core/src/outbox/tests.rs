@@ -146,6 +146,31 @@ fn fan_out_to_many_chats_stays_within_the_global_budget() {
 }
 
 #[test]
+fn the_global_budget_holds_where_the_calls_arrive() {
+    let mut ob = Outbox::new(OutboxPolicy::default());
+    for u in 0..120 {
+        ob.send(chat(&format!("u{u}")), text("hi"), 1);
+    }
+    // Every call takes 400 ms; those made in even seconds spend it all on the way to the
+    // platform (a busy runtime, a slow network), the others arrive at once. Budgeting by
+    // dispatch time would let 60 arrive within one second.
+    let calls = simulate(&mut ob, 60_000, 400, ok_with_ids());
+    assert_eq!(calls.len(), 120);
+    let mut arrivals: Vec<u64> = calls
+        .iter()
+        .map(|c| c.at + if (c.at / 1000) % 2 == 0 { 400 } else { 0 })
+        .collect();
+    arrivals.sort_unstable();
+    for (i, t) in arrivals.iter().enumerate() {
+        let window = arrivals[..=i].iter().filter(|a| t - *a < 1000).count();
+        assert!(
+            window <= 30,
+            "{window} calls arrived in the second up to {t}"
+        );
+    }
+}
+
+#[test]
 fn groups_get_at_most_twenty_calls_a_minute() {
     let mut ob = Outbox::new(OutboxPolicy::default());
     for i in 0..45 {
