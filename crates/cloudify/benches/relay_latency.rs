@@ -1,0 +1,677 @@
+//! Added latency and fan-out of `cloudify run` (issue 8), measured on the real release binary:
+//! fake LLM → real `opencode serve` ← `cloudify run` → fake Telegram Bot API (Telegram's limits).
+//!
+//! **Latency.** The bench keeps its own `/event` subscription (same directory header as the
+//! bot) and stamps every frame on arrival; the fake Bot API stamps every call on arrival. A
+//! sample is call time − event time for events whose output the outbox may send at once:
+//! a turn start (`session.status` busy → the live "Working…" sendMessage), `question.asked`
+//! and `permission.asked` (→ their prompts). The fake LLM waits 2.7 s before each tool call
+//! and turns start ≥ 1.2 s after the previous answer, so the per-chat 1 msg/s pacing has
+//! nothing to hold; a sample it held anyway (another call to the chat less than 1 s before
+//! the event, e.g. a coalesced progress edit) is dropped and counted. Both subscribers read
+//! the same server write, so a sample is our processing (SSE parse, turn tracker, relay,
+//! store, router, outbox, Telegram adapter) plus one loopback HTTP request.
+//!
+//! **Fan-out.** `FANOUT_USERS` (default 100) Telegram users bound to one instance, one turn
+//! streaming for ~10 s with a permission prompt that one user approves: time until every
+//! user has the final answer, Bot API calls, the busiest 1-second window, 429s.
+//!
+//! ```sh
+//! cargo bench -p cloudify --bench relay_latency                 # both parts
+//! RUNS=60 cargo bench -p cloudify --bench relay_latency -- latency
+//! FANOUT_USERS=50 cargo bench -p cloudify --bench relay_latency -- fanout
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench: a panic is the failure report
+
+use cloudify_core::store::SeenUser;
+use cloudify_core::{Platform, Store, UserKey};
+use cloudify_opencode::{Client, ClientConfig, Event, SessionStatus};
+use cloudify_testkit::fake_llm::{FakeLlm, Reply, Script};
+use cloudify_testkit::fake_telegram::{Call, Event as TgEvent, FakeTelegram, Message, User};
+use cloudify_testkit::opencode::{OpencodeOptions, OpencodeServer};
+use futures::StreamExt as _;
+use serde_json::json;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(60);
+/// Telegram's per-chat pace as the outbox applies it.
+const PER_CHAT: Duration = Duration::from_secs(1);
+/// Longer than the per-chat pace, so the previous message never holds the next one.
+const GAP: Duration = Duration::from_millis(1200);
+/// The LLM's pause before a tool call: a progress edit flushed on the relay's 1.5 s tick
+/// after the previous step's changes is then over 1 s old when the prompt comes.
+const THINK: Duration = Duration::from_millis(2700);
+const GLOBAL_PER_SECOND: usize = 30;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |part: &str| args.is_empty() || args.iter().any(|a| part.contains(a.as_str()));
+    let runs = env_usize("RUNS", 200);
+    let users = env_usize("FANOUT_USERS", 100);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let w = World::start().await;
+        let alice = User::new(1001, "Alice")
+            .username("alice")
+            .language_code("en");
+        w.bind(&alice).await;
+        println!("load average at start: {}", load_average());
+        if want("latency") && runs > 0 {
+            latency(&w, &alice, runs).await;
+        }
+        if want("fanout") && users > 0 {
+            fanout(&w, &alice, users).await;
+        }
+        println!("load average at end: {}", load_average());
+    });
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+// ---- the world: fake LLM → opencode ← cloudify run → fake Telegram ----
+
+struct World {
+    llm: FakeLlm,
+    opencode: OpencodeServer,
+    tg: FakeTelegram,
+    data: tempfile::TempDir,
+    /// Every `/event` frame of the bot's directory, stamped on arrival.
+    events: Arc<Mutex<Vec<(Instant, Event)>>>,
+    bot: Child,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.bot.kill();
+        let _ = self.bot.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl World {
+    async fn start() -> World {
+        let llm = FakeLlm::start().await;
+        let opencode = OpencodeServer::start_with(
+            &llm,
+            OpencodeOptions {
+                ask_permissions: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("opencode starts");
+        let tg = FakeTelegram::start().await;
+        let data = tempfile::tempdir().unwrap();
+        let events = subscribe(&opencode).await;
+        let http_port = free_port();
+        let log = std::fs::File::create(data.path().join("cloudify.log")).unwrap();
+        let bot = cloudify(&opencode, &tg, data.path(), http_port)
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let w = World {
+            llm,
+            opencode,
+            tg,
+            data,
+            events,
+            bot,
+        };
+        let url = format!("http://127.0.0.1:{http_port}/healthz");
+        let deadline = Instant::now() + T;
+        while !reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "unhealthy:\n{}", w.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        w
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("cloudify.log")).unwrap_or_default()
+    }
+
+    /// Binds by deep link, as a phone does, and waits for the welcome.
+    async fn bind(&self, user: &User) {
+        let out = cloudify(&self.opencode, &self.tg, self.data.path(), free_port())
+            .arg("qr")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let token = text
+            .split_whitespace()
+            .find_map(|w| w.split("start=").nth(1))
+            .unwrap_or_else(|| panic!("no deep link in {text}"))
+            .to_string();
+        self.tg.user_starts(user, Some(&token));
+        self.tg
+            .wait_for_message(user.id, |m| m.text().contains("Bound to"), T)
+            .await;
+    }
+
+    fn events_since(&self, t: Instant) -> Vec<(Instant, Event)> {
+        let all = self.events.lock().unwrap();
+        all.iter().filter(|(at, _)| *at >= t).cloned().collect()
+    }
+
+    /// The bot's messages sent to `chat` after `t`, as they were when sent.
+    fn sent_since(&self, chat: i64, t: Instant) -> Vec<Message> {
+        self.tg
+            .events(chat)
+            .into_iter()
+            .filter_map(|e| match e {
+                TgEvent::Sent(m) if m.at >= t => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_message_id(&self, chat: i64) -> i32 {
+        self.tg
+            .all_messages(chat)
+            .last()
+            .map_or(0, |m| m.message_id)
+    }
+
+    async fn wait_new(&self, chat: i64, after: i32, needle: &str, buttons: bool) -> Message {
+        let n = needle.to_string();
+        self.tg
+            .wait_for_message(
+                chat,
+                move |m| {
+                    m.message_id > after
+                        && m.text().contains(&n)
+                        && (!buttons || !m.buttons().is_empty())
+                        && !m.text().contains("Working…")
+                },
+                T,
+            )
+            .await
+    }
+}
+
+fn cloudify(oc: &OpencodeServer, tg: &FakeTelegram, data: &std::path::Path, port: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cloudify"));
+    // No RUST_LOG: the production default filter (info), not the tests' debug logging.
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CLOUDIFY_DATA_DIR", data)
+        .env("CLOUDIFY_UPDATE_CHECK", "false")
+        .env("TELEGRAM_TOKEN", tg.token())
+        .env(
+            "TELEGRAM_API_URL",
+            tg.api_url().as_str().trim_end_matches('/'),
+        )
+        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPENCODE_URL", oc.url())
+        .env("OPENCODE_DIRECTORY", oc.project_dir());
+    c
+}
+
+/// Our own `/event` subscription with the bot's directory header; frames stamped on arrival.
+async fn subscribe(oc: &OpencodeServer) -> Arc<Mutex<Vec<(Instant, Event)>>> {
+    let dir = oc.project_dir().to_string_lossy().to_string();
+    let client = Client::new(ClientConfig::new(&oc.url()).unwrap().directory(dir)).unwrap();
+    let frames = client.subscribe_frames("event").await.expect("subscribe");
+    let log: Arc<Mutex<Vec<(Instant, Event)>>> = Arc::default();
+    let sink = log.clone();
+    let (ready, connected) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut frames = std::pin::pin!(frames);
+        let mut ready = Some(ready);
+        while let Some(Ok(frame)) = frames.next().await {
+            let at = Instant::now();
+            let ev = Event::parse(&frame.data);
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+            sink.lock().unwrap().push((at, ev));
+        }
+    });
+    tokio::time::timeout(T, connected)
+        .await
+        .expect("server.connected")
+        .unwrap();
+    log
+}
+
+// ---- statistics ----
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Calls the outbox makes for a chat (sends, edits, deletes), which its pacing spaces.
+fn paced(c: &Call) -> bool {
+    ["send", "edit", "delete"]
+        .iter()
+        .any(|p| c.method.starts_with(p))
+}
+
+/// Calls Telegram's flood limits count (sends and edits; deletes are free).
+fn counted(c: &Call) -> bool {
+    c.method.starts_with("send") || c.method.starts_with("edit")
+}
+
+/// The most calls in any window of one second.
+fn peak_per_second(times: &[Instant]) -> usize {
+    let mut t = times.to_vec();
+    t.sort();
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..t.len() {
+        while t[hi].duration_since(t[lo]) >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+/// Whether the outbox may have held a call made for an event at `event_at`: the chat had a
+/// call less than a second before the event, or the bot-wide second was full.
+fn held(calls: &[Call], chat: i64, event_at: Instant, call_at: Instant) -> bool {
+    let prev = calls
+        .iter()
+        .filter(|c| c.chat_id == Some(chat) && paced(c) && c.at < call_at)
+        .map(|c| c.at)
+        .max();
+    let busy = calls
+        .iter()
+        .filter(|c| paced(c) && c.at <= event_at && event_at.duration_since(c.at) < PER_CHAT)
+        .count();
+    prev.is_some_and(|p| event_at < p + PER_CHAT) || busy >= GLOBAL_PER_SECOND
+}
+
+fn verbose() -> bool {
+    std::env::var_os("BENCH_VERBOSE").is_some()
+}
+
+/// What was sent to the chat around a held sample (BENCH_VERBOSE=1).
+fn explain_hold(calls: &[Call], chat: i64, event_at: Instant, call_at: Instant, kind: Kind) {
+    let around: Vec<String> = calls
+        .iter()
+        .filter(|c| c.chat_id == Some(chat) && paced(c))
+        .filter(|c| c.at + Duration::from_secs(2) > event_at && c.at <= call_at)
+        .map(|c| {
+            let rel = c.at.duration_since(event_at.min(c.at)).as_secs_f64()
+                - event_at.duration_since(event_at.min(c.at)).as_secs_f64();
+            let text = c.params["text"].as_str().unwrap_or_default();
+            let text: String = text.chars().take(40).collect();
+            format!("{} {:+.0} ms {text:?}", c.method, rel * 1000.0)
+        })
+        .collect();
+    eprintln!("held {kind:?}: calls relative to the event: {around:?}");
+}
+
+/// Each 429 with the gap to the chat's previous call and the calls in the second before it.
+fn explain_429s(calls: &[Call]) {
+    for c in calls.iter().filter(|c| c.status == 429) {
+        let prev = calls
+            .iter()
+            .filter(|p| p.chat_id == c.chat_id && counted(p) && p.at < c.at && p.status != 429)
+            .map(|p| p.at)
+            .max();
+        let window = calls
+            .iter()
+            .filter(|p| counted(p) && p.status != 429 && p.at <= c.at)
+            .filter(|p| c.at.duration_since(p.at) < Duration::from_secs(1))
+            .count();
+        eprintln!(
+            "429 {} chat {:?}: previous call to the chat {:?} ms before, {window} calls in the second before",
+            c.method,
+            c.chat_id,
+            prev.map(|p| c.at.duration_since(p).as_secs_f64() * 1000.0)
+        );
+    }
+}
+
+// ---- part 1: added latency ----
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Start,
+    Question,
+    Permission,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Start => "turn start → live message",
+            Kind::Question => "question.asked → prompt",
+            Kind::Permission => "permission.asked → prompt",
+        }
+    }
+}
+
+async fn latency(w: &World, user: &User, runs: usize) {
+    let chat = user.id;
+    let mut samples: Vec<(Kind, f64)> = Vec::new();
+    let mut dropped = 0;
+    let mut turns = 0;
+    let question = json!({"questions": [{"question": "Which way?", "header": "Way",
+        "options": [{"label": "Left", "description": "go left"}, {"label": "Right", "description": "go right"}]}]});
+    let began = Instant::now();
+    // At most 3 samples a turn; give up after twice the turns that needs.
+    while samples.len() < runs && turns < runs {
+        turns += 1;
+        let done = format!("lat-done-{turns}");
+        // One empty delta after the wait, then the tool call: no text for the live message to
+        // show, so no progress edit competes with the prompts.
+        let wait_then = |tool: &str, args: serde_json::Value| {
+            Reply::chunks([""])
+                .and_tool_call(tool, args)
+                .chunk_delay(THINK)
+        };
+        w.llm.on(
+            "LATENCY",
+            Script::new(vec![
+                wait_then("question", question.clone()),
+                wait_then(
+                    "bash",
+                    json!({"command": format!("echo lat-{turns}"), "description": "echo"}),
+                ),
+            ])
+            .then_text(&done),
+        );
+        let start = Instant::now();
+        let mark = w.last_message_id(chat);
+        w.tg.user_sends_text(user, &format!("LATENCY turn {turns}"));
+        let q = w.wait_new(chat, mark, "OpenCode asks", true).await;
+        w.tg.press_button_on(user, chat, q.message_id, &q.buttons()[0].1);
+        let p = w.wait_new(chat, mark, "asks for permission", true).await;
+        let once = p.buttons().into_iter().find(|(_, d)| d.ends_with(" once"));
+        w.tg.press_button_on(user, chat, p.message_id, &once.unwrap().1);
+        w.wait_new(chat, mark, &done, false).await;
+        let events = w.events_since(start);
+        let sent = w.sent_since(chat, start);
+        let calls = w.tg.calls();
+        let first_event =
+            |f: &dyn Fn(&Event) -> bool| events.iter().find(|(_, e)| f(e)).map(|(at, _)| *at);
+        let pairs = [
+            (
+                Kind::Start,
+                first_event(&|e| {
+                    matches!(
+                        e,
+                        Event::SessionStatus {
+                            status: SessionStatus::Busy,
+                            ..
+                        }
+                    )
+                }),
+                "Working…",
+            ),
+            (
+                Kind::Question,
+                first_event(&|e| matches!(e, Event::QuestionAsked { .. })),
+                "OpenCode asks",
+            ),
+            (
+                Kind::Permission,
+                first_event(&|e| matches!(e, Event::PermissionAsked { .. })),
+                "asks for permission",
+            ),
+        ];
+        for (kind, event_at, needle) in pairs {
+            let event_at = event_at.unwrap_or_else(|| panic!("no {kind:?} event in turn {turns}"));
+            let msg = sent
+                .iter()
+                .find(|m| m.at >= event_at && m.text().contains(needle))
+                .unwrap_or_else(|| panic!("no {needle:?} message in turn {turns}"));
+            if held(&calls, chat, event_at, msg.at) {
+                dropped += 1;
+                if verbose() {
+                    explain_hold(&calls, chat, event_at, msg.at, kind);
+                }
+            } else {
+                samples.push((kind, ms(msg.at.duration_since(event_at))));
+            }
+        }
+        tokio::time::sleep(GAP).await;
+    }
+    let took = began.elapsed();
+    let mut all: Vec<f64> = samples.iter().map(|(_, v)| *v).collect();
+    all.sort_by(f64::total_cmp);
+    assert!(!all.is_empty(), "no samples");
+    println!();
+    println!(
+        "## Added latency: OpenCode event → Bot API call ({turns} turns in {:.0} s)",
+        took.as_secs_f64()
+    );
+    println!();
+    println!("| samples | p50 | p90 | p99 | max | held by pacing (dropped) | target |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {dropped} | p99 ≤ 5 ms |",
+        all.len(),
+        pct(&all, 0.5),
+        pct(&all, 0.9),
+        pct(&all, 0.99),
+        all[all.len() - 1],
+    );
+    for kind in [Kind::Start, Kind::Question, Kind::Permission] {
+        let mut v: Vec<f64> = samples
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| *v)
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_by(f64::total_cmp);
+        println!(
+            "| {} × {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | | |",
+            v.len(),
+            kind.name(),
+            pct(&v, 0.5),
+            pct(&v, 0.9),
+            pct(&v, 0.99),
+            v[v.len() - 1],
+        );
+    }
+}
+
+// ---- part 2: fan-out ----
+
+/// Binds `n - 1` more users straight in the store (the owner is bound already). Binding them
+/// by deep link would also be right, but every bind tells every earlier member "X joined":
+/// n(n-1)/2 notices, 4,950 for 100 users, 2.75 minutes of the global budget before the turn.
+fn seed_members(w: &World, n: usize) -> Vec<User> {
+    let mut store = Store::open(&w.data.path().join("cloudify.db")).unwrap();
+    let inst = store.instances().unwrap()[0].id;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (1..n)
+        .map(|i| {
+            let id = 2000 + i as i64;
+            let name = format!("user{i:03}");
+            let u = User::new(id, &name).username(&name).language_code("en");
+            let key = UserKey::new(Platform::Telegram, id.to_string());
+            let seen = SeenUser {
+                key: &key,
+                display_name: &name,
+                username: Some(&name),
+                client_language: Some("en"),
+            };
+            store.upsert_user(&seen, now).unwrap();
+            store.bind(&key, inst, now).unwrap();
+            w.tg.register_user(&u);
+            u
+        })
+        .collect()
+}
+
+async fn fanout(w: &World, owner: &User, n: usize) {
+    let mut users = vec![owner.clone()];
+    users.extend(seed_members(w, n));
+    // Let anything still queued from earlier go out first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let chunk = Duration::from_millis(200);
+    let second: Vec<String> = (0..25).map(|i| format!("fan-{i} ")).collect();
+    w.llm.on(
+        "FANOUT",
+        Script::new(vec![
+            Reply::slow(25, chunk).and_tool_call(
+                "bash",
+                json!({"command": "echo fan-out-ok", "description": "fan out"}),
+            ),
+            Reply::chunks(second).chunk_delay(chunk),
+        ]),
+    );
+    let calls_before = w.tg.calls().len();
+    let limited_before = w.tg.rate_limited_count();
+    let t0 = Instant::now();
+    let mark = w.last_message_id(owner.id);
+    w.tg.user_sends_text(owner, "FANOUT now");
+    let p = w
+        .wait_new(owner.id, mark, "asks for permission", true)
+        .await;
+    let once = p.buttons().into_iter().find(|(_, d)| d.ends_with(" once"));
+    w.tg.press_button_on(owner, owner.id, p.message_id, &once.unwrap().1);
+    let is_answer = |m: &Message| m.text().contains("fan-24") && !m.text().contains("Working…");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let answers: Vec<Instant> = loop {
+        let got: Vec<Instant> = users
+            .iter()
+            .filter_map(|u| {
+                w.sent_since(u.id, t0)
+                    .into_iter()
+                    .find(|m| is_answer(m))
+                    .map(|m| m.at)
+            })
+            .collect();
+        if got.len() == users.len() {
+            break got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} users have the answer",
+            got.len(),
+            users.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let t_all = answers.iter().max().copied().unwrap();
+    let t_first = answers.iter().min().copied().unwrap();
+    let idle = w
+        .events_since(t0)
+        .into_iter()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                Event::SessionIdle { .. }
+                    | Event::SessionStatus {
+                        status: SessionStatus::Idle,
+                        ..
+                    }
+            )
+        })
+        .map(|(at, _)| at)
+        .expect("session idle");
+    let calls: Vec<Call> = w.tg.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.at <= t_all)
+        .cloned()
+        .collect();
+    let outbound: Vec<&Call> = calls.iter().filter(|c| counted(c)).collect();
+    let times: Vec<Instant> = outbound.iter().map(|c| c.at).collect();
+    let peak = peak_per_second(&times);
+    let limited = w.tg.rate_limited_count() - limited_before;
+    let by_method = |m: &str| outbound.iter().filter(|c| c.method == m).count();
+    let span = times
+        .iter()
+        .max()
+        .unwrap()
+        .duration_since(*times.iter().min().unwrap());
+    let floor = outbound.len() as f64 / GLOBAL_PER_SECOND as f64;
+    // After the turn ends each user still needs two calls: the live message's summary edit
+    // and the answer.
+    let tail_floor = 2.0 * n as f64 / GLOBAL_PER_SECOND as f64;
+    let s = |d: Duration| d.as_secs_f64();
+    if verbose() {
+        explain_429s(&calls);
+    }
+    println!();
+    println!("## Fan-out: one turn to {n} users (Telegram limits: 1/s per chat, 30/s global)");
+    println!();
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| turn length in OpenCode (prompt → session idle) | {:.1} s | |",
+        s(idle.duration_since(t0))
+    );
+    println!(
+        "| prompt → all {n} users have the final answer (first / last) | {:.1} s / {:.1} s | |",
+        s(t_first.duration_since(t0)),
+        s(t_all.duration_since(t0))
+    );
+    println!(
+        "| session idle → last user has the answer | {:.1} s (floor {:.1} s: 2 calls × {n} users at 30/s) | |",
+        s(t_all.saturating_duration_since(idle)),
+        tail_floor
+    );
+    println!(
+        "| Bot API sends + edits (sendMessage / editMessageText / other) | {} ({} / {} / {}) = {:.1} per user | |",
+        outbound.len(),
+        by_method("sendMessage"),
+        by_method("editMessageText"),
+        outbound.len() - by_method("sendMessage") - by_method("editMessageText"),
+        outbound.len() as f64 / n as f64
+    );
+    println!(
+        "| those calls spread over (first → last) | {:.1} s = {:.1} calls/s (floor at 30/s: {:.1} s) | |",
+        s(span),
+        outbound.len() as f64 / s(span).max(0.001),
+        floor
+    );
+    println!("| busiest 1-second window | {peak} calls | ≤ 30 |");
+    println!("| 429 answers | {limited} | 0 |");
+    println!(
+        "| all Bot API calls in the window (incl. getUpdates, answerCallbackQuery) | {} | |",
+        calls.len()
+    );
+}
