@@ -35,9 +35,42 @@ static SHAPES: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static URL_CREDS: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)").ok());
 
+/// This deployment's own secrets (bot token, app secret, passwords): redacted wherever they
+/// appear, in any wording, since the agent can read them from the environment or config.
+static KNOWN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Shorter values would redact ordinary words.
+const MIN_KNOWN_LEN: usize = 6;
+
+/// Adds a value that must never leave for an IM (ignored when empty or too short to be a
+/// secret). Longest first, so a secret containing another is scrubbed whole.
+pub fn register_known(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_KNOWN_LEN {
+        return;
+    }
+    let mut known = KNOWN
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !known.iter().any(|k| k == secret) {
+        known.push(secret.to_owned());
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
 /// Returns `text` with secrets replaced by `***`. Borrowed when nothing matched.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
+    {
+        let known = KNOWN
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in known.iter() {
+            if out.contains(k.as_str()) {
+                out = Cow::Owned(out.replace(k.as_str(), "***"));
+            }
+        }
+    }
     if let Some(re) = URL_CREDS.as_ref() {
         out = replace(out, re, |c| format!("{}***{}", &c[1], &c[3]));
     }
@@ -98,6 +131,14 @@ mod tests {
             assert!(!out.contains(secret), "{input} -> {out}");
             assert!(out.contains("***"), "{input} -> {out}");
         }
+    }
+
+    #[test]
+    fn this_deployments_own_secrets_are_scrubbed_in_any_wording() {
+        super::register_known("dt-Secret-Value-for-redact-test-77");
+        super::register_known("abc"); // too short to be a secret: ignored
+        let out = redact("the app secret is dt-Secret-Value-for-redact-test-77, see abc");
+        assert_eq!(out, "the app secret is ***, see abc");
     }
 
     #[test]

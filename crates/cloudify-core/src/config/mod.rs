@@ -261,6 +261,36 @@ impl Config {
         (self.proxy.enabled && !self.proxy.url.is_empty()).then_some(&self.proxy.url)
     }
 
+    /// Every secret value this config holds, for outbound redaction: tokens, the app secret,
+    /// passwords, and the password inside the proxy URL. Empty ones are left out.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = [
+            &self.telegram.token,
+            &self.dingtalk.app_secret,
+            &self.opencode.password,
+            &self.http.notify_token,
+            &self.proxy.url,
+        ]
+        .iter()
+        .map(|s| s.expose().to_owned())
+        .collect();
+        // The part after the bot id is what makes a Telegram token a secret.
+        if let Some((_, tail)) = self.telegram.token.expose().split_once(':') {
+            out.push(tail.to_owned());
+        }
+        if let Ok(u) = url::Url::parse(self.proxy.url.expose())
+            && let Some(pw) = u.password()
+        {
+            out.push(pw.to_owned());
+            // A password with special characters is typed percent-encoded in the URL.
+            if let Ok(decoded) = percent_encoding::percent_decode_str(pw).decode_utf8() {
+                out.push(decoded.into_owned());
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
     /// Writes this config as YAML with mode 0600 (it may hold tokens).
     pub fn write_to(&self, data_dir: &Path) -> std::io::Result<PathBuf> {
         let path = Self::file_in(data_dir);

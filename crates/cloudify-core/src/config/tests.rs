@@ -200,3 +200,22 @@ fn write_then_load_round_trips_with_mode_0600() {
     let back = Config::load(dir.path(), &EnvVars::default()).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn secret_values_cover_tokens_passwords_and_the_proxy_password() {
+    let mut c = Config::default();
+    c.telegram.token = Secret::new("123456789:AAH-secret-half-of-the-token-000000000");
+    c.dingtalk.app_secret = Secret::new("dt-app-secret");
+    c.proxy.url = Secret::new("http://bob:p%40ss-word@proxy.example:8080");
+    let v = c.secret_values();
+    for want in [
+        "123456789:AAH-secret-half-of-the-token-000000000",
+        "AAH-secret-half-of-the-token-000000000",
+        "dt-app-secret",
+        "p%40ss-word",
+        "p@ss-word",
+    ] {
+        assert!(v.iter().any(|s| s == want), "{want} in {v:?}");
+    }
+    assert!(v.iter().all(|s| !s.is_empty()));
+}

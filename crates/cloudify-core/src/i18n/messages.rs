@@ -248,13 +248,13 @@ pub fn qr_caption(l: Lang, instance: &str, code: &str) -> String {
     }
 }
 
-pub fn too_long(l: Lang, max: usize) -> String {
+pub fn sent_as_file(l: Lang, chars: usize, file: &str) -> String {
     match l {
-        Lang::Zh => format!(
-            "✂️ 消息太长（上限 {max} 个字符），没有发送给 OpenCode。请缩短或以文件形式发送。"
-        ),
+        Lang::Zh => {
+            format!("📎 消息较长（{chars} 个字符），已作为文件 {file} 完整发送给 OpenCode。")
+        }
         Lang::En => format!(
-            "✂️ That message is too long (limit {max} characters); it was not sent to OpenCode. Shorten it or send it as a file."
+            "📎 That message is long ({chars} characters), so it went to OpenCode whole, as the file {file}."
         ),
     }
 }
@@ -438,6 +438,18 @@ pub fn prompt_gone(l: Lang) -> String {
         "ℹ️ That request was already answered (or has expired).",
     )
     .to_string()
+}
+
+pub fn binary_not_attached(l: Lang, name: &str, bytes: usize) -> String {
+    let kb = bytes.div_ceil(1024);
+    match l {
+        Lang::Zh => format!(
+            "📎 {name}（{kb} KB）是二进制文件，模型无法读取，只把文件名和大小告诉了 OpenCode。需要处理它的话，请通过网页终端 /web 上传。"
+        ),
+        Lang::En => format!(
+            "📎 {name} ({kb} KB) is a binary file the model cannot read, so OpenCode only got its name and size. To work on it, upload it through the web terminal (/web)."
+        ),
+    }
 }
 
 pub fn file_too_large(l: Lang, name: &str, bytes: u64) -> String {

@@ -28,8 +28,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use uuid::Uuid;
 
-/// Longest prompt forwarded to OpenCode as text (bigger pastes should be files).
+/// Longest prompt forwarded to OpenCode as text; longer ones go as an attached file.
 pub const MAX_PROMPT_CHARS: usize = 32_000;
+/// The name a message longer than [`MAX_PROMPT_CHARS`] gets as an attachment.
+pub const LONG_MESSAGE_FILE: &str = "message.txt";
 
 /// Wall-clock time, injectable for tests.
 pub trait Clock: Send + Sync + 'static {
@@ -235,17 +237,30 @@ impl Router {
         };
         let parts = match &inc.kind {
             IncomingKind::Text(t) | IncomingKind::Button { command: t } => {
-                if t.chars().count() > MAX_PROMPT_CHARS {
-                    self.reply(
-                        &inc.chat,
-                        Output::plain(i18n::too_long(lang, MAX_PROMPT_CHARS)),
-                    );
-                    return Ok(());
-                }
                 if t.trim().is_empty() {
                     return Ok(());
                 }
-                vec![PromptPart::Text(t.clone())]
+                let chars = t.chars().count();
+                if chars > MAX_PROMPT_CHARS {
+                    // A pasted log or file: nothing is cut; it travels as an attachment,
+                    // which is how OpenCode takes large text anyway.
+                    self.reply(
+                        &inc.chat,
+                        Output::plain(i18n::sent_as_file(lang, chars, LONG_MESSAGE_FILE)),
+                    );
+                    vec![
+                        PromptPart::Text(format!(
+                            "(My message was {chars} characters long, so it is attached as {LONG_MESSAGE_FILE}.)"
+                        )),
+                        PromptPart::File {
+                            name: LONG_MESSAGE_FILE.into(),
+                            mime: "text/plain".into(),
+                            bytes: t.as_bytes().to_vec(),
+                        },
+                    ]
+                } else {
+                    vec![PromptPart::Text(t.clone())]
+                }
             }
             IncomingKind::File {
                 name,
@@ -257,11 +272,29 @@ impl Router {
                 if let Some(c) = caption.as_ref().filter(|c| !c.trim().is_empty()) {
                     parts.push(PromptPart::Text(c.clone()));
                 }
-                parts.push(PromptPart::File {
-                    name: name.clone(),
-                    mime: mime.clone(),
-                    bytes: bytes.clone(),
-                });
+                match attachment_kind(mime, bytes) {
+                    Attachment::AsSent => parts.push(PromptPart::File {
+                        name: name.clone(),
+                        mime: mime.clone(),
+                        bytes: bytes.clone(),
+                    }),
+                    Attachment::Text => parts.push(PromptPart::File {
+                        name: name.clone(),
+                        mime: "text/plain".into(),
+                        bytes: bytes.clone(),
+                    }),
+                    Attachment::Binary => {
+                        // The model refuses such parts and the whole turn would fail.
+                        self.reply(
+                            &inc.chat,
+                            Output::plain(i18n::binary_not_attached(lang, name, bytes.len())),
+                        );
+                        parts.push(PromptPart::Text(format!(
+                            "(I sent the binary file {name}, {} bytes, {mime}; its content cannot be attached.)",
+                            bytes.len()
+                        )));
+                    }
+                }
                 parts
             }
         };
@@ -481,6 +514,28 @@ pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
         ServiceError::Unreachable(url) => {
             i18n::failed(lang, &i18n::turn::opencode_unreachable(lang, url))
         }
+    }
+}
+
+/// How a file from a user can reach the model.
+#[derive(Debug, PartialEq, Eq)]
+enum Attachment {
+    /// Pictures, PDFs and text: what OpenCode passes to models.
+    AsSent,
+    /// Text under another label (`application/octet-stream` for a `.log`, `.rs`, …).
+    Text,
+    /// Anything else: models refuse it, failing the whole turn.
+    Binary,
+}
+
+fn attachment_kind(mime: &str, bytes: &[u8]) -> Attachment {
+    let mime = mime.to_ascii_lowercase();
+    if mime.starts_with("image/") || mime == "application/pdf" || mime.starts_with("text/") {
+        Attachment::AsSent
+    } else if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+        Attachment::Text
+    } else {
+        Attachment::Binary
     }
 }
 

@@ -743,8 +743,27 @@ async fn oversized_prompts_and_button_answers() {
         &format!("/start {}", binding::deep_link_token(&inst)),
     )
     .await;
-    let out = w.say("alice", &"x".repeat(MAX_PROMPT_CHARS + 1)).await;
-    assert!(texts(&out)[0].contains("too long"));
+    let long = "log line ✓\n".repeat(MAX_PROMPT_CHARS / 5);
+    let out = w.say("alice", &long).await;
+    assert!(
+        texts(&out)[0].contains("as the file message.txt"),
+        "{out:?}"
+    );
+    let prompts = std::mem::take(&mut *w.workspace.prompts.lock().unwrap());
+    match &prompts[0].2[..] {
+        [
+            PromptPart::Text(note),
+            PromptPart::File { name, mime, bytes },
+        ] => {
+            assert!(note.contains("attached as message.txt"));
+            assert_eq!(
+                (name.as_str(), mime.as_str()),
+                ("message.txt", "text/plain")
+            );
+            assert_eq!(bytes, long.as_bytes(), "nothing cut");
+        }
+        other => panic!("{other:?}"),
+    }
     let press = w.incoming(
         "alice",
         IncomingKind::Button {
@@ -813,4 +832,66 @@ async fn oversized_files_get_a_clear_reply() {
         "{out:?}"
     );
     assert!(w.workspace.prompts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn files_reach_opencode_in_a_form_the_model_accepts() {
+    let w = World::new().await;
+    let inst = w.instance("proj").await;
+    w.say(
+        "alice",
+        &format!("/start {}", binding::deep_link_token(&inst)),
+    )
+    .await;
+    let send = |name: &str, mime: &str, bytes: &[u8]| {
+        w.incoming(
+            "alice",
+            IncomingKind::File {
+                name: name.into(),
+                mime: mime.into(),
+                bytes: bytes.to_vec(),
+                caption: Some("look".into()),
+            },
+            false,
+        )
+    };
+    let before = w.adapter.sent.lock().unwrap().len();
+    w.router
+        .handle(send("shot.png", "image/png", b"\x89PNG"))
+        .await;
+    w.router
+        .handle(send(
+            "build.log",
+            "application/octet-stream",
+            "ok ✓\n".as_bytes(),
+        ))
+        .await;
+    w.router
+        .handle(send(
+            "core.bin",
+            "application/octet-stream",
+            &[0, 159, 146, 150],
+        ))
+        .await;
+    w.outbox.flush().await;
+    let prompts = w.workspace.prompts.lock().unwrap().clone();
+    let mimes: Vec<_> = prompts
+        .iter()
+        .map(|(_, _, parts)| match &parts[1] {
+            PromptPart::File { mime, .. } => mime.clone(),
+            PromptPart::Text(t) => t.clone(),
+        })
+        .collect();
+    assert_eq!(mimes[0], "image/png");
+    assert_eq!(
+        mimes[1], "text/plain",
+        "text under an odd label goes as text"
+    );
+    assert!(
+        mimes[2].contains("binary file core.bin, 4 bytes"),
+        "binary: only a note: {mimes:?}"
+    );
+    let replies = texts(&w.adapter.sent.lock().unwrap()[before..]);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].contains("core.bin (1 KB) is a binary file"));
 }

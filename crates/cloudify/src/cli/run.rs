@@ -47,6 +47,9 @@ fn missing_im_message(app: &App) -> String {
 
 async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     let config = Arc::new(app.config.clone());
+    for secret in config.secret_values() {
+        cloudify_core::redact::register_known(&secret);
+    }
     let backlog = Arc::new(StoreBacklog {
         store: app.store.clone(),
         cap: config.max_offline_messages,
@@ -99,6 +102,7 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
 
     relay.start_all().await;
     let token = app.notify_token()?;
+    cloudify_core::redact::register_known(token.expose());
     let http = serve(
         config.http.listen,
         HttpState {

@@ -20,6 +20,8 @@ pub struct World {
     pub dt: Option<FakeDingTalk>,
     pub data: tempfile::TempDir,
     pub http_port: u16,
+    /// Set after the defaults on every `cloudify` command (e.g. a louder RUST_LOG).
+    pub extra_env: Vec<(String, String)>,
     bot: Option<Child>,
 }
 
@@ -71,6 +73,7 @@ impl World {
             dt,
             data,
             http_port: free_port(),
+            extra_env: Vec::new(),
             bot: None,
         };
         w.start_bot().await;
@@ -139,6 +142,7 @@ impl World {
         if let Some(pw) = self.opencode.password() {
             c.env("OPENCODE_SERVER_PASSWORD", pw);
         }
+        c.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         c
     }
 
