@@ -23,7 +23,6 @@ use teloxide::types::{
     InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto, LinkPreviewOptions, MessageId,
     ParseMode,
 };
-use tokio::time::Instant;
 
 use crate::adapter::{Inner, PER_CHAT_INTERVAL};
 use crate::errors::{delivery_error, is_parse_error};
@@ -39,47 +38,33 @@ pub(crate) const NO_PREVIEW: LinkPreviewOptions = LinkPreviewOptions {
     show_above_text: false,
 };
 
-/// Spaces the calls of one send and holds its end when they ran late.
+/// Spaces the calls of one send. The gap runs from the end of the previous call (this is
+/// called right after it returned): Telegram counts a call when it arrives, and a request
+/// slowed on the way would otherwise arrive too close to the next. The outbox spaces the
+/// next send the same way from this send's completion.
 pub(crate) struct Pacer {
     interval: Duration,
-    /// When the outbox lets the next call to this chat go (it budgeted `cost` intervals).
-    budget_end: Instant,
-    last: Option<Instant>,
+    started: bool,
 }
 
 impl Pacer {
-    pub(crate) fn new(cost: u32) -> Self {
-        let interval = PER_CHAT_INTERVAL;
+    pub(crate) fn new() -> Self {
         Self {
-            interval,
-            budget_end: Instant::now() + interval * cost,
-            last: None,
+            interval: PER_CHAT_INTERVAL,
+            started: false,
         }
     }
 
     pub(crate) async fn before_call(&mut self) {
-        if let Some(last) = self.last {
-            tokio::time::sleep_until(last + self.interval).await;
+        if self.started {
+            tokio::time::sleep(self.interval).await;
         }
-        self.last = Some(Instant::now());
+        self.started = true;
     }
 
     /// The plain-text repeat of a refused call: same logical call, no extra wait.
     pub(crate) fn repeat(&mut self) {
-        self.last = Some(Instant::now());
-    }
-
-    /// Holds the send open when its last call ran so late (rendering, slow uploads) that
-    /// the outbox's next call to this chat would follow it too closely. Lateness within
-    /// the interval's safety margin is absorbed by that margin.
-    pub(crate) async fn finish(&self) {
-        const SLACK: Duration = Duration::from_millis(25);
-        if let Some(last) = self.last {
-            let free = last + self.interval;
-            if free > self.budget_end + SLACK {
-                tokio::time::sleep_until(free).await;
-            }
-        }
+        self.started = true;
     }
 }
 
@@ -150,7 +135,6 @@ impl Inner {
                 "nothing to send: the output is empty".into(),
             ));
         }
-        let cost = steps.iter().map(Step::calls).sum::<u32>().max(1);
         let key = resume_key(chat, env);
         let resumed = self
             .resume
@@ -167,7 +151,7 @@ impl Inner {
                 "resuming a half-delivered send"
             );
         }
-        let mut pacer = Pacer::new(cost);
+        let mut pacer = Pacer::new();
         for (i, step) in steps.iter().enumerate().skip(first_step) {
             let skip = if i == first_step { first_call } else { 0 };
             match self.step(id, step, skip, &mut pacer, &mut last).await {
@@ -189,7 +173,6 @@ impl Inner {
                 }
             }
         }
-        pacer.finish().await;
         last.ok_or_else(|| DeliveryError::Rejected("nothing was sent".into()))
     }
 

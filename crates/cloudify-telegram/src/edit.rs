@@ -20,7 +20,7 @@ impl Inner {
     ) -> Result<(), DeliveryError> {
         let chat = chat_id(chat)?;
         let (media, message) = parse_sent_id(id)?;
-        let mut pacer = Pacer::new(1);
+        let mut pacer = Pacer::new();
         pacer.before_call().await;
         let result = if media {
             self.edit_caption(chat, message, env, &mut pacer).await
@@ -28,10 +28,7 @@ impl Inner {
             self.edit_text(chat, message, env, &mut pacer).await
         };
         match result {
-            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => {
-                pacer.finish().await;
-                Ok(())
-            }
+            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             Err(e) => Err(self.fail(chat, "editMessage", &e)),
         }
     }

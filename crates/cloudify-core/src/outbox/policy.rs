@@ -367,6 +367,9 @@ impl Outbox {
             return Completion::Done;
         };
         c.in_flight = None;
+        // Per chat, too, the platform counts a call when it arrives, which may be as late as
+        // its completion: the next call to the chat waits a full interval from here.
+        c.not_before = c.not_before.max(now + policy.per_chat_interval_ms);
         let Some(op) = c.queue.front_mut() else {
             return Completion::Done;
         };

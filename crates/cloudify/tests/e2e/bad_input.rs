@@ -137,6 +137,7 @@ async fn a_100_kb_answer_arrives_whole_and_once() {
         );
     }
     assert_eq!(parse_errors(&w), Vec::<String>::new());
+    assert_eq!(w.tg.rate_limited_count(), 0, "{:?}", w.tg.rate_limited());
 }
 
 /// Binary junk as a document and control characters in text: the bot passes them on,
