@@ -231,17 +231,20 @@ pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
     parts
 }
 
-/// A Markdown part that had to be cut inside a `<font …>` tag ends with half a tag, shown
-/// raw: defuse its `<` like any other tag's.
-pub(crate) fn defuse_cut_tag(part: String) -> String {
-    match part.rfind('<') {
-        Some(lt) if !part[lt..].contains('>') => {
-            let mut out = part;
-            out.replace_range(lt..=lt, "‹");
-            out
-        }
-        _ => part,
+/// What a cut the splitter could not avoid leaves raw, defused like [`subset`] does: half a
+/// `<font …>` tag at the end (its `<` becomes `‹`), a `|` starting the part where a table
+/// row would (it becomes `∣`). Same length, so the part still fits.
+pub(crate) fn defuse_cut(part: String) -> String {
+    let mut out = part;
+    if let Some(lt) = out.rfind('<').filter(|lt| !out[*lt..].contains('>')) {
+        out.replace_range(lt..=lt, "‹");
     }
+    let first = out.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+    let line_end = out[first..].find('\n').map_or(out.len(), |i| first + i);
+    if out[first..].starts_with('|') && out[first..line_end][1..].contains('|') {
+        out.replace_range(first..=first, "∣");
+    }
+    out
 }
 
 /// A notification title: the first non-empty line without Markdown marks, ≤ 24 chars.

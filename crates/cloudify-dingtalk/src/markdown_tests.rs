@@ -96,6 +96,22 @@ fn titles_are_short_and_clean() {
     assert_eq!(title(&"字".repeat(40)).chars().count(), 24);
 }
 
+#[test]
+fn cuts_the_splitter_cannot_avoid_are_defused() {
+    use crate::markdown::defuse_cut;
+    assert_eq!(defuse_cut("a <fo".into()), "a ‹fo");
+    assert_eq!(defuse_cut("||0a <b>".into()), "∣|0a <b>");
+    assert_eq!(defuse_cut("a | b |".into()), "a | b |");
+    // Found by fuzzing: the part after a cut started with `||` (shown as a table row).
+    let md = "🏳\u{fe0f}\u{200d}🌈¡🏳\u{fe0f}\u{200d}🌈aA0ࠀ ||0aAAAAaaaaA0a00Aaa0Aa0aA<!--";
+    for part in split(md, 20).into_iter().map(defuse_cut) {
+        assert!(
+            cloudify_testkit::fake_dingtalk::unsupported_markdown(&part).is_empty(),
+            "{part:?}"
+        );
+    }
+}
+
 fn markdownish() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         "[a-zA-Z0-9 ]{0,20}",

@@ -4,9 +4,7 @@
 
 use cloudify_core::output::{Button, Envelope, Output, Progress, Prompt};
 
-use crate::markdown::{
-    Segment, defuse_cut_tag, segments, split, subset, subset_quoting_code, title,
-};
+use crate::markdown::{Segment, defuse_cut, segments, split, subset, subset_quoting_code, title};
 use crate::render::RenderJob;
 
 /// What the adapter can use.
@@ -50,7 +48,7 @@ impl Step {
 fn markdown_steps(text: &str, max: usize) -> Vec<Step> {
     split(text, max)
         .into_iter()
-        .map(defuse_cut_tag)
+        .map(defuse_cut)
         .map(|t| Step::Markdown {
             title: title(&t),
             text: t,
