@@ -4,8 +4,15 @@
 # release binary against the s6 harness's Bot API stand-in (tests/s6/fake_bot_api.py) on
 # loopback; OpenCode is not started (the bot does not need it to be ready).
 #
+#
+# Then the added latency from an OpenCode event to the Bot API call and the fan-out of one
+# turn to 100 users (issue 8, second part): crates/cloudify/benches/relay_latency.rs runs the
+# release binary against the real `opencode serve` and the testkit's fake Bot API (~10 min).
+#
 #   scripts/bench.sh              # builds cloudify in release mode first
 #   SKIP_BUILD=1 RUNS=10 scripts/bench.sh
+#   LATENCY_RUNS=50 FANOUT_USERS=100 scripts/bench.sh   # fewer latency samples
+#   SKIP_LATENCY=1 scripts/bench.sh                      # footprint and start-up only
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-10}"
@@ -105,3 +112,15 @@ printf '| start-up to GET /healthz 200 (median / worst of %s) | %s ms / %s ms | 
 printf '| RSS idle (1 instance, nobody bound) | %s MB | ≤ 15 MB |\n' "$(awk -v k="${idle}" 'BEGIN{printf "%.1f", k/1024}')"
 printf '| RSS with %s instances, %s bindings, after 200 updates | %s MB | ≤ 40 MB |\n' \
   "${#names[@]}" "${bound}" "$(awk -v k="${loaded}" 'BEGIN{printf "%.1f", k/1024}')"
+
+# Added latency and fan-out. SKIP_BUILD=1 runs the newest bench binary already built.
+[[ "${SKIP_LATENCY:-0}" == 1 ]] && exit 0
+export FANOUT_USERS="${FANOUT_USERS:-100}"
+if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
+  bench="$(find "${ROOT}/target/release/deps" -maxdepth 1 -type f -executable -name 'relay_latency-*' \
+    -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)"
+  [[ -n "${bench}" ]] || { echo "no relay_latency bench built; run without SKIP_BUILD" >&2; exit 1; }
+  RUNS="${LATENCY_RUNS:-200}" "${bench}"
+else
+  RUNS="${LATENCY_RUNS:-200}" cargo bench -p cloudify --bench relay_latency --manifest-path "${ROOT}/Cargo.toml"
+fi

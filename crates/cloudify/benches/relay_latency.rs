@@ -46,6 +46,8 @@ const GAP: Duration = Duration::from_millis(1200);
 /// after the previous step's changes is then over 1 s old when the prompt comes.
 const THINK: Duration = Duration::from_millis(2700);
 const GLOBAL_PER_SECOND: usize = 30;
+/// How much earlier than our subscriber the bot may read an event and still be matched.
+const SKEW: Duration = Duration::from_millis(100);
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -61,16 +63,23 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let w = World::start().await;
-        let alice = User::new(1001, "Alice")
-            .username("alice")
-            .language_code("en");
-        w.bind(&alice).await;
+        let bound: Vec<User> = (1..=env_usize("LATENCY_USERS", 2).max(1))
+            .map(|i| {
+                let name = format!("lat{i}");
+                User::new(1000 + i as i64, &name)
+                    .username(&name)
+                    .language_code("en")
+            })
+            .collect();
+        for u in &bound {
+            w.bind(u).await;
+        }
         println!("load average at start: {}", load_average());
         if want("latency") && runs > 0 {
-            latency(&w, &alice, runs).await;
+            latency(&w, &bound, runs).await;
         }
         if want("fanout") && users > 0 {
-            fanout(&w, &alice, users).await;
+            fanout(&w, &bound, users).await;
         }
         println!("load average at end: {}", load_average());
     });
@@ -271,8 +280,13 @@ async fn subscribe(oc: &OpencodeServer) -> Arc<Mutex<Vec<(Instant, Event)>>> {
 
 // ---- statistics ----
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// `later − earlier` in milliseconds, negative when `later` is not later.
+fn signed_ms(later: Instant, earlier: Instant) -> f64 {
+    if later >= earlier {
+        later.duration_since(earlier).as_secs_f64() * 1000.0
+    } else {
+        -(earlier.duration_since(later).as_secs_f64() * 1000.0)
+    }
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -376,6 +390,15 @@ enum Kind {
 }
 
 impl Kind {
+    /// What the bot's message for the event says.
+    fn needle(self) -> &'static str {
+        match self {
+            Kind::Start => "Working…",
+            Kind::Question => "❓ OpenCode asks: Which way",
+            Kind::Permission => "🔐 OpenCode asks for permission",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Start => "turn start → live message",
@@ -385,88 +408,88 @@ impl Kind {
     }
 }
 
-async fn latency(w: &World, user: &User, runs: usize) {
-    let chat = user.id;
+async fn latency(w: &World, users: &[User], runs: usize) {
+    let presser = &users[0];
     let mut samples: Vec<(Kind, f64)> = Vec::new();
     let mut dropped = 0;
     let mut turns = 0;
     let question = json!({"questions": [{"question": "Which way?", "header": "Way",
         "options": [{"label": "Left", "description": "go left"}, {"label": "Right", "description": "go right"}]}]});
     let began = Instant::now();
-    // At most 3 samples a turn; give up after twice the turns that needs.
-    while samples.len() < runs && turns < runs {
+    tokio::time::sleep(GAP).await; // the welcome messages must not hold the first turn
+    // Two samples per user a turn: its start and one prompt, a question or a permission in
+    // turn (a turn with both keeps the chat's 1/s budget busy with resolution and progress
+    // edits, and the second prompt waits behind them). Give up after twice the turns needed.
+    while samples.len() < runs && turns < runs.div_ceil(users.len()) {
         turns += 1;
         let done = format!("lat-done-{turns}");
-        // One empty delta after the wait, then the tool call: no text for the live message to
-        // show, so no progress edit competes with the prompts.
-        let wait_then = |tool: &str, args: serde_json::Value| {
-            Reply::chunks([""])
-                .and_tool_call(tool, args)
-                .chunk_delay(THINK)
+        let kind = if turns % 2 == 1 {
+            Kind::Question
+        } else {
+            Kind::Permission
         };
-        w.llm.on(
-            "LATENCY",
-            Script::new(vec![
-                wait_then("question", question.clone()),
-                wait_then(
-                    "bash",
-                    json!({"command": format!("echo lat-{turns}"), "description": "echo"}),
-                ),
-            ])
-            .then_text(&done),
-        );
+        let (tool, args) = match kind {
+            Kind::Question => ("question", question.clone()),
+            _ => (
+                "bash",
+                json!({"command": format!("echo lat-{turns}"), "description": "echo"}),
+            ),
+        };
+        // One empty delta after the pause, then the tool call: no text for the live message
+        // to show, so no progress edit competes with the prompt.
+        let first = Reply::chunks([""])
+            .and_tool_call(tool, args)
+            .chunk_delay(THINK);
+        w.llm
+            .on("LATENCY", Script::new(vec![first]).then_text(&done));
         let start = Instant::now();
-        let mark = w.last_message_id(chat);
-        w.tg.user_sends_text(user, &format!("LATENCY turn {turns}"));
-        let q = w.wait_new(chat, mark, "OpenCode asks", true).await;
-        w.tg.press_button_on(user, chat, q.message_id, &q.buttons()[0].1);
-        let p = w.wait_new(chat, mark, "asks for permission", true).await;
-        let once = p.buttons().into_iter().find(|(_, d)| d.ends_with(" once"));
-        w.tg.press_button_on(user, chat, p.message_id, &once.unwrap().1);
-        w.wait_new(chat, mark, &done, false).await;
+        let mark = w.last_message_id(presser.id);
+        w.tg.user_sends_text(presser, &format!("LATENCY turn {turns}"));
+        let prompt = w.wait_new(presser.id, mark, kind.needle(), true).await;
+        let button = prompt
+            .buttons()
+            .into_iter()
+            .find(|(_, d)| kind == Kind::Question || d.ends_with(" once"));
+        w.tg.press_button_on(presser, presser.id, prompt.message_id, &button.unwrap().1);
+        for u in users {
+            w.wait_new(u.id, 0, &done, false).await;
+        }
         let events = w.events_since(start);
-        let sent = w.sent_since(chat, start);
         let calls = w.tg.calls();
         let first_event =
             |f: &dyn Fn(&Event) -> bool| events.iter().find(|(_, e)| f(e)).map(|(at, _)| *at);
-        let pairs = [
-            (
-                Kind::Start,
-                first_event(&|e| {
-                    matches!(
-                        e,
-                        Event::SessionStatus {
-                            status: SessionStatus::Busy,
-                            ..
-                        }
-                    )
-                }),
-                "Working…",
-            ),
-            (
-                Kind::Question,
-                first_event(&|e| matches!(e, Event::QuestionAsked { .. })),
-                "OpenCode asks",
-            ),
-            (
-                Kind::Permission,
-                first_event(&|e| matches!(e, Event::PermissionAsked { .. })),
-                "asks for permission",
-            ),
-        ];
-        for (kind, event_at, needle) in pairs {
-            let event_at = event_at.unwrap_or_else(|| panic!("no {kind:?} event in turn {turns}"));
-            let msg = sent
-                .iter()
-                .find(|m| m.at >= event_at && m.text().contains(needle))
-                .unwrap_or_else(|| panic!("no {needle:?} message in turn {turns}"));
-            if held(&calls, chat, event_at, msg.at) {
-                dropped += 1;
-                if verbose() {
-                    explain_hold(&calls, chat, event_at, msg.at, kind);
+        let busy = first_event(&|e| {
+            matches!(
+                e,
+                Event::SessionStatus {
+                    status: SessionStatus::Busy,
+                    ..
                 }
-            } else {
-                samples.push((kind, ms(msg.at.duration_since(event_at))));
+            )
+        });
+        let asked = first_event(&|e| match kind {
+            Kind::Question => matches!(e, Event::QuestionAsked { .. }),
+            _ => matches!(e, Event::PermissionAsked { .. }),
+        });
+        for u in users {
+            let sent = w.sent_since(u.id, start);
+            for (kind, event_at) in [(Kind::Start, busy), (kind, asked)] {
+                let event_at =
+                    event_at.unwrap_or_else(|| panic!("no {kind:?} event in turn {turns}"));
+                // OpenCode writes to each `/event` stream in turn: the bot may read the
+                // event a little before we do.
+                let msg = sent
+                    .iter()
+                    .find(|m| m.at + SKEW >= event_at && m.text().contains(kind.needle()))
+                    .unwrap_or_else(|| panic!("no {kind:?} message in turn {turns}"));
+                if held(&calls, u.id, event_at, msg.at) {
+                    dropped += 1;
+                    if verbose() {
+                        explain_hold(&calls, u.id, event_at, msg.at, kind);
+                    }
+                } else {
+                    samples.push((kind, signed_ms(msg.at, event_at)));
+                }
             }
         }
         tokio::time::sleep(GAP).await;
@@ -481,11 +504,15 @@ async fn latency(w: &World, user: &User, runs: usize) {
         took.as_secs_f64()
     );
     println!();
-    println!("| samples | p50 | p90 | p99 | max | held by pacing (dropped) | target |");
-    println!("|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {dropped} | p99 ≤ 5 ms |",
+        "| samples ({} users bound) | min | p50 | p90 | p99 | max | held by pacing (dropped) | target |",
+        users.len()
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {dropped} | p99 ≤ 5 ms |",
         all.len(),
+        all[0],
         pct(&all, 0.5),
         pct(&all, 0.9),
         pct(&all, 0.99),
@@ -502,9 +529,10 @@ async fn latency(w: &World, user: &User, runs: usize) {
         }
         v.sort_by(f64::total_cmp);
         println!(
-            "| {} × {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | | |",
+            "| {} × {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | | |",
             v.len(),
             kind.name(),
+            v[0],
             pct(&v, 0.5),
             pct(&v, 0.9),
             pct(&v, 0.99),
@@ -515,17 +543,17 @@ async fn latency(w: &World, user: &User, runs: usize) {
 
 // ---- part 2: fan-out ----
 
-/// Binds `n - 1` more users straight in the store (the owner is bound already). Binding them
+/// Binds users `from..n` straight in the store (the first ones are bound already). Binding them
 /// by deep link would also be right, but every bind tells every earlier member "X joined":
 /// n(n-1)/2 notices, 4,950 for 100 users, 2.75 minutes of the global budget before the turn.
-fn seed_members(w: &World, n: usize) -> Vec<User> {
+fn seed_members(w: &World, from: usize, n: usize) -> Vec<User> {
     let mut store = Store::open(&w.data.path().join("cloudify.db")).unwrap();
     let inst = store.instances().unwrap()[0].id;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    (1..n)
+    (from..n)
         .map(|i| {
             let id = 2000 + i as i64;
             let name = format!("user{i:03}");
@@ -545,9 +573,10 @@ fn seed_members(w: &World, n: usize) -> Vec<User> {
         .collect()
 }
 
-async fn fanout(w: &World, owner: &User, n: usize) {
-    let mut users = vec![owner.clone()];
-    users.extend(seed_members(w, n));
+async fn fanout(w: &World, bound: &[User], n: usize) {
+    let owner = &bound[0];
+    let mut users = bound.to_vec();
+    users.extend(seed_members(w, bound.len(), n));
     // Let anything still queued from earlier go out first.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let chunk = Duration::from_millis(200);
