@@ -46,6 +46,11 @@ impl Default for OutboxPolicy {
     }
 }
 
+/// The bot-wide window, with a margin: our clock counts whole milliseconds and the
+/// platform's window is exact, so a call let go 1000 ms after another completed could
+/// reach it 999.x ms after that one arrived (a 429 from the fake Bot API on loopback).
+const GLOBAL_WINDOW_MS: u64 = 1010;
+
 /// "Not before a call on the wire completes" (no time can be named).
 const WAIT_COMPLETION: u64 = u64::MAX;
 
@@ -241,7 +246,7 @@ impl Outbox {
         while self
             .global
             .front()
-            .is_some_and(|t| now.saturating_sub(*t) >= 1000)
+            .is_some_and(|t| now.saturating_sub(*t) >= GLOBAL_WINDOW_MS)
         {
             self.global.pop_front();
         }
@@ -279,7 +284,7 @@ impl Outbox {
             return 0;
         }
         match self.global.get(need - 1) {
-            Some(t) => t + 1000,
+            Some(t) => t + GLOBAL_WINDOW_MS,
             // A call bigger than the whole budget goes once nothing else is counted.
             None if in_flight == 0 => 0,
             None => WAIT_COMPLETION,
