@@ -356,18 +356,41 @@ impl Router {
         except: Option<&UserKey>,
         body: impl Fn(Lang) -> Output,
     ) -> Result<Vec<Delivered>, StoreError> {
-        let members = self.store.call(move |s| s.members(instance_id)).await?;
+        // One store round trip for the whole fan-out (members and everyone's framing): this
+        // is the hot path from an OpenCode event to the IM call.
+        let window = i64::from(self.config.presence_minutes) * 60;
+        let now = self.now();
+        let (members, frame) = self
+            .store
+            .call(move |s| {
+                let members = s.members(instance_id)?;
+                let mut several = Vec::with_capacity(members.len());
+                for (_, user) in &members {
+                    several.push(s.bindings_of_user(&user.key)?.len() > 1);
+                }
+                let frame = Frame {
+                    name: s.instance(instance_id)?.map(|i| i.name),
+                    online: online_handles(s, instance_id, now, window)?,
+                    several,
+                };
+                Ok((members, frame))
+            })
+            .await?;
         let mut out = Vec::with_capacity(members.len());
-        for (_, user) in members {
+        for (i, (_, user)) in members.into_iter().enumerate() {
             if Some(&user.key) == except {
                 continue;
             }
             let lang = self.lang_of(&user);
-            if let Some(d) = self
-                .send_to_user(&user, Some(instance_id), body(lang))
-                .await?
-            {
-                out.push(d);
+            let env = frame.envelope(instance_id, frame.several[i], body(lang), lang);
+            let chat = ChatRef::private(&user.key);
+            if let Some(o) = self.outbox(user.key.platform) {
+                out.push(Delivered {
+                    local: o.send(chat.clone(), env),
+                    user: user.key,
+                    chat,
+                    lang,
+                });
             }
         }
         Ok(out)
@@ -408,23 +431,17 @@ impl Router {
         let key = user.key.clone();
         let window = i64::from(self.config.presence_minutes) * 60;
         let now = self.now();
-        let (several, name, online) = self
+        let frame = self
             .store
             .call(move |s| {
-                let several = s.bindings_of_user(&key)?.len() > 1;
-                let name = s.instance(instance_id)?.map(|i| i.name);
-                let online = online_handles(s, instance_id, now, window)?;
-                Ok((several, name, online))
+                Ok(Frame {
+                    several: vec![s.bindings_of_user(&key)?.len() > 1],
+                    name: s.instance(instance_id)?.map(|i| i.name),
+                    online: online_handles(s, instance_id, now, window)?,
+                })
             })
             .await?;
-        let footer = (!online.is_empty() && !body.is_ephemeral())
-            .then(|| i18n::online_footer(lang, &online));
-        Ok(Envelope {
-            instance_id: Some(instance_id),
-            header: several.then(|| format!("[{}]", name.unwrap_or_default())),
-            body: redact_output(body),
-            footer,
-        })
+        Ok(frame.envelope(instance_id, frame.several[0], body, lang))
     }
 
     /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
@@ -513,6 +530,28 @@ pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
         ),
         ServiceError::Unreachable(url) => {
             i18n::failed(lang, &i18n::turn::opencode_unreachable(lang, url))
+        }
+    }
+}
+
+/// What frames output about an instance: its name (the header, for users bound to several
+/// instances) and who is online (the footer).
+struct Frame {
+    name: Option<String>,
+    online: Vec<String>,
+    /// Per recipient: bound to more than one instance.
+    several: Vec<bool>,
+}
+
+impl Frame {
+    fn envelope(&self, instance_id: Uuid, several: bool, body: Output, lang: Lang) -> Envelope {
+        let footer = (!self.online.is_empty() && !body.is_ephemeral())
+            .then(|| i18n::online_footer(lang, &self.online));
+        Envelope {
+            instance_id: Some(instance_id),
+            header: several.then(|| format!("[{}]", self.name.clone().unwrap_or_default())),
+            body: redact_output(body),
+            footer,
         }
     }
 }
