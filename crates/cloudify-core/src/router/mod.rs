@@ -404,10 +404,22 @@ impl Router {
         body: Output,
     ) -> Result<(), StoreError> {
         let key = d.user.clone();
-        let Some(user) = self.store.call(move |s| s.user(&key)).await? else {
+        let window = i64::from(self.config.presence_minutes) * 60;
+        let now = self.now();
+        // One store round trip: the user still exists (not removed meanwhile) and the framing.
+        let frame = self
+            .store
+            .call(move |s| {
+                if s.user(&key)?.is_none() {
+                    return Ok(None);
+                }
+                Frame::load(s, &key, instance_id, now, window).map(Some)
+            })
+            .await?;
+        let Some(frame) = frame else {
             return Ok(());
         };
-        let env = self.frame(&user, instance_id, body, d.lang).await?;
+        let env = frame.envelope(instance_id, frame.several[0], body, d.lang);
         if let Some(o) = self.outbox(d.chat.platform) {
             o.edit(d.chat.clone(), d.local, env);
         }
@@ -433,13 +445,7 @@ impl Router {
         let now = self.now();
         let frame = self
             .store
-            .call(move |s| {
-                Ok(Frame {
-                    several: vec![s.bindings_of_user(&key)?.len() > 1],
-                    name: s.instance(instance_id)?.map(|i| i.name),
-                    online: online_handles(s, instance_id, now, window)?,
-                })
-            })
+            .call(move |s| Frame::load(s, &key, instance_id, now, window))
             .await?;
         Ok(frame.envelope(instance_id, frame.several[0], body, lang))
     }
@@ -544,6 +550,21 @@ struct Frame {
 }
 
 impl Frame {
+    /// The framing of output about `instance_id` for one user.
+    fn load(
+        s: &crate::store::Store,
+        key: &UserKey,
+        instance_id: Uuid,
+        now: i64,
+        window: i64,
+    ) -> Result<Frame, StoreError> {
+        Ok(Frame {
+            several: vec![s.bindings_of_user(key)?.len() > 1],
+            name: s.instance(instance_id)?.map(|i| i.name),
+            online: online_handles(s, instance_id, now, window)?,
+        })
+    }
+
     fn envelope(&self, instance_id: Uuid, several: bool, body: Output, lang: Lang) -> Envelope {
         let footer = (!self.online.is_empty() && !body.is_ephemeral())
             .then(|| i18n::online_footer(lang, &self.online));
