@@ -4,8 +4,9 @@ use super::{Completion, Dispatch, LocalId, OpKind, Outbox, OutboxPolicy};
 use crate::adapter::{Adapter, ChatRef, DeliveryError};
 use crate::output::Envelope;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 /// Where undeliverable output goes (the router keeps it in the store per user).
@@ -17,7 +18,11 @@ pub trait Backlog: Send + Sync + 'static {
 struct Shared {
     outbox: Mutex<Outbox>,
     adapter: Arc<dyn Adapter>,
-    backlog: Arc<dyn Backlog>,
+    /// Undeliverable output, queued in the order the outbox gave it up so one writer keeps
+    /// it in that order (two failures of one chat can complete while the first is written).
+    keep: mpsc::UnboundedSender<(ChatRef, Vec<Envelope>)>,
+    /// Batches sent to the writer and not kept yet: `flush` waits for them too.
+    keeping: AtomicUsize,
     wake: Notify,
     idle: Notify,
     epoch: Instant,
@@ -39,15 +44,18 @@ impl OutboxHandle {
         backlog: Arc<dyn Backlog>,
         policy: OutboxPolicy,
     ) -> Self {
+        let (keep, to_keep) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(policy)),
             adapter,
-            backlog,
+            keep,
+            keeping: AtomicUsize::new(0),
             wake: Notify::new(),
             idle: Notify::new(),
             epoch: Instant::now(),
         });
         tokio::spawn(drive(shared.clone()));
+        tokio::spawn(keep_in_order(Arc::downgrade(&shared), backlog, to_keep));
         Self(shared)
     }
 
@@ -79,10 +87,36 @@ impl OutboxHandle {
     pub async fn flush(&self) {
         loop {
             let notified = self.0.idle.notified();
-            if self.lock().is_idle() {
+            if self.0.is_idle() {
                 return;
             }
             notified.await;
+        }
+    }
+}
+
+impl Shared {
+    fn is_idle(&self) -> bool {
+        self.keeping.load(Ordering::SeqCst) == 0
+            && self
+                .outbox
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_idle()
+    }
+}
+
+/// The one writer of the backlog: batches are kept in the order they were given up.
+async fn keep_in_order(
+    s: std::sync::Weak<Shared>,
+    backlog: Arc<dyn Backlog>,
+    mut to_keep: mpsc::UnboundedReceiver<(ChatRef, Vec<Envelope>)>,
+) {
+    while let Some((chat, envs)) = to_keep.recv().await {
+        backlog.keep(&chat, envs).await;
+        let Some(s) = s.upgrade() else { continue };
+        if s.keeping.fetch_sub(1, Ordering::SeqCst) == 1 && s.is_idle() {
+            s.idle.notify_waiters();
         }
     }
 }
@@ -140,17 +174,19 @@ async fn execute(s: Arc<Shared>, d: Dispatch) {
         (OpKind::Delete, _, Some(id)) => s.adapter.delete(&d.chat, id).await.map(|()| None),
         _ => Ok(None),
     };
-    let completion = {
-        let mut ob = s.outbox.lock().unwrap_or_else(PoisonError::into_inner);
-        ob.complete(d.ticket, result, now_ms(&s))
-    };
-    match completion {
+    let mut ob = s.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+    match ob.complete(d.ticket, result, now_ms(&s)) {
         Completion::Done | Completion::Retrying => {}
         Completion::Undeliverable(envs) => {
             tracing::warn!(chat = %d.chat.chat_id, platform = %d.chat.platform, kept = envs.len(),
                 "recipient unreachable; output kept for the backlog");
+            // Queued while the outbox is still locked: the chat's next failure cannot
+            // overtake this batch on its way to the store.
             if !envs.is_empty() {
-                s.backlog.keep(&d.chat, envs).await;
+                s.keeping.fetch_add(1, Ordering::SeqCst);
+                if s.keep.send((d.chat, envs)).is_err() {
+                    s.keeping.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
         Completion::Dropped(err) => {
@@ -158,5 +194,95 @@ async fn execute(s: Arc<Shared>, d: Dispatch) {
                 "platform refused a message for good");
         }
     }
+    drop(ob);
     s.wake.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::{AdapterError, IncomingSink, PlatformLimits, SentId};
+    use crate::identity::Platform;
+    use crate::output::Output;
+    use std::time::Duration;
+
+    /// Every chat is out of reach.
+    struct Blocked;
+
+    #[async_trait]
+    impl Adapter for Blocked {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn limits(&self) -> PlatformLimits {
+            PlatformLimits {
+                max_text_chars: 4096,
+                per_chat_interval: Duration::ZERO,
+                group_per_minute: 1000,
+                global_per_second: 1000,
+                supports_edit: true,
+                supports_albums: true,
+                inline_code_max_lines: 10,
+            }
+        }
+        async fn run(&self, _: IncomingSink) -> Result<(), AdapterError> {
+            Ok(())
+        }
+        async fn send(&self, _: &ChatRef, _: &Envelope) -> Result<SentId, DeliveryError> {
+            Err(DeliveryError::Unreachable("blocked".into()))
+        }
+        async fn edit(&self, _: &ChatRef, _: &SentId, _: &Envelope) -> Result<(), DeliveryError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &ChatRef, _: &SentId) -> Result<(), DeliveryError> {
+            Ok(())
+        }
+    }
+
+    /// Records what it keeps; the first write is slow, like a store waiting for its lock.
+    #[derive(Default)]
+    struct SlowFirst(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Backlog for SlowFirst {
+        async fn keep(&self, _: &ChatRef, envelopes: Vec<Envelope>) {
+            let first = self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty();
+            if first {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for env in envelopes {
+                if let Output::Text { text } = env.body {
+                    kept.push(text);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_backlog_write_is_not_overtaken_and_flush_waits_for_it() {
+        let kept = Arc::new(SlowFirst::default());
+        let outbox = OutboxHandle::spawn(Arc::new(Blocked), kept.clone());
+        let bob = ChatRef {
+            platform: Platform::Telegram,
+            chat_id: "bob".into(),
+            is_group: false,
+        };
+        let text = |t: &str| Envelope::bare(Output::Text { text: t.into() });
+        outbox.send(bob.clone(), text("first"));
+        // The first batch fails and is being written (slowly) when the second fails.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox.send(bob.clone(), text("second"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox.send(bob.clone(), text("third"));
+        outbox.flush().await;
+        assert_eq!(
+            *kept.0.lock().unwrap_or_else(PoisonError::into_inner),
+            ["first", "second", "third"]
+        );
+    }
 }

@@ -669,9 +669,8 @@ async fn unreachable_users_get_their_backlog_with_a_summary_when_back() {
             .await
             .unwrap();
     }
+    // Flush also waits for the backlog writes.
     w.outbox.flush().await;
-    // Backlog writes happen after the outbox completes; give the store a moment.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     w.adapter.unreachable.lock().unwrap().clear();
     let out = w.say("bob", "/help").await;
     let bob = to(&out, "bob");
