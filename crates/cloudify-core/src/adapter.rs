@@ -50,6 +50,22 @@ pub struct PlatformLimits {
     pub inline_code_max_lines: usize,
 }
 
+#[cfg(test)]
+impl PlatformLimits {
+    /// A Telegram-like platform without pacing, for tests about something else.
+    pub(crate) fn unpaced() -> Self {
+        PlatformLimits {
+            max_text_chars: 4096,
+            per_chat_interval: Duration::ZERO,
+            group_per_minute: 1000,
+            global_per_second: 1000,
+            supports_edit: true,
+            supports_albums: true,
+            inline_code_max_lines: 10,
+        }
+    }
+}
+
 /// An opaque platform message id the adapter returns from `send` and accepts in `edit`.
 pub type SentId = String;
 

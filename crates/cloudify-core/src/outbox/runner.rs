@@ -5,7 +5,7 @@ use crate::adapter::{Adapter, ChatRef, DeliveryError};
 use crate::output::Envelope;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
@@ -59,28 +59,36 @@ impl OutboxHandle {
         Self(shared)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Outbox> {
-        self.0.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Applies `change` and starts at once whatever the budgets allow now: going through the
+    /// drive task would add a task hop to every call (the hot path's latency). The drive task
+    /// is still woken for what has to wait.
+    fn queue<R>(&self, change: impl FnOnce(&mut Outbox) -> R) -> R {
+        let (result, ready) = {
+            let mut ob = self.0.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+            let result = change(&mut ob);
+            (result, take_ready(&mut ob, now_ms(&self.0)))
+        };
+        for d in ready {
+            tokio::spawn(execute(self.0.clone(), d));
+        }
+        self.0.wake.notify_one();
+        result
     }
 
     pub fn send(&self, chat: ChatRef, env: Envelope) -> LocalId {
         let cost = self.0.adapter.cost(&env);
-        let id = self.lock().send(chat, env, cost);
-        self.0.wake.notify_one();
-        id
+        self.queue(|ob| ob.send(chat, env, cost))
     }
 
     pub fn edit(&self, chat: ChatRef, local: LocalId, env: Envelope) {
         if !self.0.adapter.limits().supports_edit {
             return;
         }
-        self.lock().edit(chat, local, env);
-        self.0.wake.notify_one();
+        self.queue(|ob| ob.edit(chat, local, env));
     }
 
     pub fn delete(&self, chat: ChatRef, local: LocalId) {
-        self.lock().delete(chat, local);
-        self.0.wake.notify_one();
+        self.queue(|ob| ob.delete(chat, local));
     }
 
     /// Waits until everything queued so far was delivered, kept or dropped.
@@ -125,16 +133,18 @@ fn now_ms(s: &Shared) -> u64 {
     s.epoch.elapsed().as_millis() as u64
 }
 
+/// The calls the budgets allow at `now`.
+fn take_ready(ob: &mut Outbox, now: u64) -> Vec<Dispatch> {
+    std::iter::from_fn(|| ob.next(now)).collect()
+}
+
 async fn drive(s: Arc<Shared>) {
     loop {
         // Hold the lock only to pick calls, never across an await.
         let (ready, wakeup, idle) = {
             let mut ob = s.outbox.lock().unwrap_or_else(PoisonError::into_inner);
             let now = now_ms(&s);
-            let mut ready = Vec::new();
-            while let Some(d) = ob.next(now) {
-                ready.push(d);
-            }
+            let ready = take_ready(&mut ob, now);
             ob.forget_idle(now);
             (ready, ob.next_wakeup(), ob.is_idle())
         };
@@ -215,15 +225,7 @@ mod tests {
             Platform::Telegram
         }
         fn limits(&self) -> PlatformLimits {
-            PlatformLimits {
-                max_text_chars: 4096,
-                per_chat_interval: Duration::ZERO,
-                group_per_minute: 1000,
-                global_per_second: 1000,
-                supports_edit: true,
-                supports_albums: true,
-                inline_code_max_lines: 10,
-            }
+            PlatformLimits::unpaced()
         }
         async fn run(&self, _: IncomingSink) -> Result<(), AdapterError> {
             Ok(())

@@ -362,7 +362,7 @@ impl Router {
         let now = self.now();
         let (members, frame) = self
             .store
-            .call(move |s| {
+            .read(move |s| {
                 let members = s.members(instance_id)?;
                 let mut several = Vec::with_capacity(members.len());
                 for (_, user) in &members {
@@ -409,7 +409,7 @@ impl Router {
         // One store round trip: the user still exists (not removed meanwhile) and the framing.
         let frame = self
             .store
-            .call(move |s| {
+            .read(move |s| {
                 if s.user(&key)?.is_none() {
                     return Ok(None);
                 }
@@ -445,7 +445,7 @@ impl Router {
         let now = self.now();
         let frame = self
             .store
-            .call(move |s| Frame::load(s, &key, instance_id, now, window))
+            .read(move |s| Frame::load(s, &key, instance_id, now, window))
             .await?;
         Ok(frame.envelope(instance_id, frame.several[0], body, lang))
     }

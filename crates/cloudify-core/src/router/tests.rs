@@ -10,7 +10,6 @@ use crate::store::{NewInstance, Store};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 #[derive(Default)]
 struct RecordingAdapter {
@@ -24,15 +23,7 @@ impl Adapter for RecordingAdapter {
         Platform::Telegram
     }
     fn limits(&self) -> PlatformLimits {
-        PlatformLimits {
-            max_text_chars: 4096,
-            per_chat_interval: Duration::ZERO,
-            group_per_minute: 1000,
-            global_per_second: 1000,
-            supports_edit: true,
-            supports_albums: true,
-            inline_code_max_lines: 10,
-        }
+        PlatformLimits::unpaced()
     }
     async fn run(&self, _sink: IncomingSink) -> Result<(), AdapterError> {
         Ok(())

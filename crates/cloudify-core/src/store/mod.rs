@@ -2,7 +2,9 @@
 //! migrations, every multi-statement write in a transaction.
 //!
 //! Methods are synchronous and fast; async callers run them through [`SharedStore::call`],
-//! which moves the work to tokio's blocking pool so SQLite never stalls the runtime.
+//! which moves the work to tokio's blocking pool so SQLite never stalls the runtime, or, for
+//! the reads on the path from an OpenCode event to the IM call, [`SharedStore::read`], which
+//! skips that hop when the read cannot wait.
 
 mod instances;
 mod migrations;
@@ -52,6 +54,9 @@ impl StoreError {
 /// early would lose them; waiting only delays them.
 pub const LOCK_PATIENCE: Duration = Duration::from_secs(300);
 
+/// How long one statement waits for a lock before SQLite reports the database busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 pub struct Store {
@@ -74,7 +79,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut store = Store { conn };
         migrations::migrate(&mut store.conn)?;
         Ok(store)
@@ -117,6 +122,14 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Runs the read `f` as one snapshot, failing with "busy" instead of waiting for a lock.
+    fn read_at_once<R>(&mut self, f: &mut impl FnMut(&Store) -> Result<R>) -> Result<R> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let result = self.attempt(&mut |s: &mut Store| f(s));
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        result
     }
 
     fn attempt<R>(&mut self, f: &mut impl FnMut(&mut Store) -> Result<R>) -> Result<R> {
@@ -167,6 +180,24 @@ impl SharedStore {
         })
         .await
         .map_err(|_| StoreError::WorkerGone)?
+    }
+
+    /// Runs the read `f` right here when the connection is free and SQLite answers without
+    /// waiting (WAL readers only wait in rare cases), else like [`SharedStore::call`]. For the
+    /// hot path: a hop to the blocking pool is a thread wake-up, and on a busy 2-core VPS a
+    /// woken thread may wait milliseconds for a CPU; the read itself takes microseconds.
+    pub async fn read<R, F>(&self, mut f: F) -> Result<R>
+    where
+        F: FnMut(&Store) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        if let Ok(mut store) = self.0.try_lock() {
+            match store.read_at_once(&mut f) {
+                Err(e) if e.is_busy() => {}
+                done => return done,
+            }
+        }
+        self.call(move |s| f(s)).await
     }
 
     /// Runs `f` on the current thread (for synchronous callers such as the CLI).

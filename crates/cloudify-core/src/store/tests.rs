@@ -260,6 +260,46 @@ async fn shared_store_runs_on_the_blocking_pool() {
     assert_eq!(names, vec![inst.name]);
 }
 
+#[tokio::test]
+async fn a_read_does_not_wait_for_another_process_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let shared = SharedStore::new(Store::open(&path).unwrap());
+    shared.call(|s| s.set_setting("k", "before")).await.unwrap();
+    let release = lock_for(&path, Duration::from_millis(1500));
+    let started = Instant::now();
+    let seen = shared.read(|s| s.setting("k")).await.unwrap();
+    assert_eq!(seen.as_deref(), Some("before"), "the last committed value");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "WAL readers do not wait"
+    );
+    release.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_while_a_call_holds_the_store_waits_its_turn_and_sees_the_write() {
+    let shared = SharedStore::new(Store::open_in_memory().unwrap());
+    let writer = shared.clone();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    let write = tokio::spawn(async move {
+        writer
+            .call(move |s| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                s.set_setting("k", "written")
+            })
+            .await
+    });
+    started_rx.await.unwrap();
+    let seen = shared.read(|s| s.setting("k")).await.unwrap();
+    assert_eq!(seen.as_deref(), Some("written"));
+    write.await.unwrap().unwrap();
+}
+
 /// Another connection holds the write lock for `hold`, then lets go.
 fn lock_for(path: &std::path::Path, hold: Duration) -> std::thread::JoinHandle<()> {
     let other = rusqlite::Connection::open(path).unwrap();

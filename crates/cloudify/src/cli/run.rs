@@ -26,8 +26,11 @@ pub fn run(env: &EnvVars) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs every task: the bot waits on the network, and the CPU-heavy parts
+    // (rendering, SQLite writes) run on the blocking pool. Handing an event from one worker
+    // to another costs a wake-up that, on a busy small VPS, can wait milliseconds for a CPU
+    // (the added-latency tail in docs/BENCHMARKS.md).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(daemon(app, env))?;

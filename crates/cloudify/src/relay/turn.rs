@@ -25,7 +25,7 @@ pub(super) async fn pump(
             return;
         };
         let id = link.instance_id;
-        let inst = match store.call(move |s| s.instance(id)).await {
+        let inst = match store.read(move |s| s.instance(id)).await {
             Ok(Some(i)) => i,
             Ok(None) => return, // instance removed
             Err(e) => {
