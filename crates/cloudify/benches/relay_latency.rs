@@ -24,16 +24,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench: a panic is the failure report
 
-use cloudify_core::store::SeenUser;
-use cloudify_core::{Platform, Store, UserKey};
+#[allow(dead_code)] // the e2e tests use the rest
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
 use cloudify_opencode::{Client, ClientConfig, Event, SessionStatus};
-use cloudify_testkit::fake_llm::{FakeLlm, Reply, Script};
-use cloudify_testkit::fake_telegram::{Call, Event as TgEvent, FakeTelegram, Message, User};
+use cloudify_testkit::fake_llm::{Reply, Script};
+use cloudify_testkit::fake_telegram::{Call, Message, User, explain_429s, peak_per_second};
 use cloudify_testkit::opencode::{OpencodeOptions, OpencodeServer};
 use futures::StreamExt as _;
 use serde_json::json;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,113 +100,42 @@ fn load_average() -> String {
 
 // ---- the world: fake LLM → opencode ← cloudify run → fake Telegram ----
 
+/// The e2e tests' world, plus our own stamped `/event` subscription.
 struct World {
-    llm: FakeLlm,
-    opencode: OpencodeServer,
-    tg: FakeTelegram,
-    data: tempfile::TempDir,
+    w: harness::World,
     /// Every `/event` frame of the bot's directory, stamped on arrival.
     events: Arc<Mutex<Vec<(Instant, Event)>>>,
-    bot: Child,
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.bot.kill();
-        let _ = self.bot.wait();
+impl std::ops::Deref for World {
+    type Target = harness::World;
+    fn deref(&self) -> &harness::World {
+        &self.w
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl World {
     async fn start() -> World {
-        let llm = FakeLlm::start().await;
-        let opencode = OpencodeServer::start_with(
-            &llm,
-            OpencodeOptions {
-                ask_permissions: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("opencode starts");
-        let tg = FakeTelegram::start().await;
-        let data = tempfile::tempdir().unwrap();
-        let events = subscribe(&opencode).await;
-        let http_port = free_port();
-        let log = std::fs::File::create(data.path().join("cloudify.log")).unwrap();
-        let bot = cloudify(&opencode, &tg, data.path(), http_port)
-            .arg("run")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let w = World {
-            llm,
-            opencode,
-            tg,
-            data,
-            events,
-            bot,
+        let opts = OpencodeOptions {
+            ask_permissions: true,
+            ..Default::default()
         };
-        let url = format!("http://127.0.0.1:{http_port}/healthz");
-        let deadline = Instant::now() + T;
-        while !reqwest::get(&url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "unhealthy:\n{}", w.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        w
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.data.path().join("cloudify.log")).unwrap_or_default()
+        let mut w = harness::World::build(opts, false, None).await;
+        // The production log filter, not the tests' debug logging.
+        w.extra_env.push(("RUST_LOG".into(), "info".into()));
+        let events = subscribe(&w.opencode).await;
+        w.start_bot().await;
+        World { w, events }
     }
 
     /// Binds by deep link, as a phone does, and waits for the welcome.
     async fn bind(&self, user: &User) {
-        let out = cloudify(&self.opencode, &self.tg, self.data.path(), free_port())
-            .arg("qr")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let token = text
-            .split_whitespace()
-            .find_map(|w| w.split("start=").nth(1))
-            .unwrap_or_else(|| panic!("no deep link in {text}"))
-            .to_string();
-        self.tg.user_starts(user, Some(&token));
-        self.tg
-            .wait_for_message(user.id, |m| m.text().contains("Bound to"), T)
-            .await;
+        self.w.bind(user, &self.w.qr_token(None)).await;
     }
 
     fn events_since(&self, t: Instant) -> Vec<(Instant, Event)> {
         let all = self.events.lock().unwrap();
         all.iter().filter(|(at, _)| *at >= t).cloned().collect()
-    }
-
-    /// The bot's messages sent to `chat` after `t`, as they were when sent.
-    fn sent_since(&self, chat: i64, t: Instant) -> Vec<Message> {
-        self.tg
-            .events(chat)
-            .into_iter()
-            .filter_map(|e| match e {
-                TgEvent::Sent(m) if m.at >= t => Some(m),
-                _ => None,
-            })
-            .collect()
     }
 
     fn last_message_id(&self, chat: i64) -> i32 {
@@ -231,24 +160,6 @@ impl World {
             )
             .await
     }
-}
-
-fn cloudify(oc: &OpencodeServer, tg: &FakeTelegram, data: &std::path::Path, port: u16) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cloudify"));
-    // No RUST_LOG: the production default filter (info), not the tests' debug logging.
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CLOUDIFY_DATA_DIR", data)
-        .env("CLOUDIFY_UPDATE_CHECK", "false")
-        .env("TELEGRAM_TOKEN", tg.token())
-        .env(
-            "TELEGRAM_API_URL",
-            tg.api_url().as_str().trim_end_matches('/'),
-        )
-        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("OPENCODE_URL", oc.url())
-        .env("OPENCODE_DIRECTORY", oc.project_dir());
-    c
 }
 
 /// Our own `/event` subscription with the bot's directory header; frames stamped on arrival.
@@ -302,26 +213,6 @@ fn paced(c: &Call) -> bool {
         .any(|p| c.method.starts_with(p))
 }
 
-/// Calls Telegram's flood limits count (sends and edits; deletes are free).
-fn counted(c: &Call) -> bool {
-    c.method.starts_with("send") || c.method.starts_with("edit")
-}
-
-/// The most calls in any window of one second.
-fn peak_per_second(times: &[Instant]) -> usize {
-    let mut t = times.to_vec();
-    t.sort();
-    let mut best = 0;
-    let mut lo = 0;
-    for hi in 0..t.len() {
-        while t[hi].duration_since(t[lo]) >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        best = best.max(hi - lo + 1);
-    }
-    best
-}
-
 /// Whether the outbox may have held a call made for an event at `event_at`: the chat had a
 /// call less than a second before the event, or the bot-wide second was full.
 fn held(calls: &[Call], chat: i64, event_at: Instant, call_at: Instant) -> bool {
@@ -356,28 +247,6 @@ fn explain_hold(calls: &[Call], chat: i64, event_at: Instant, call_at: Instant, 
         })
         .collect();
     eprintln!("held {kind:?}: calls relative to the event: {around:?}");
-}
-
-/// Each 429 with the gap to the chat's previous call and the calls in the second before it.
-fn explain_429s(calls: &[Call]) {
-    for c in calls.iter().filter(|c| c.status == 429) {
-        let prev = calls
-            .iter()
-            .filter(|p| p.chat_id == c.chat_id && counted(p) && p.at < c.at && p.status != 429)
-            .map(|p| p.at)
-            .max();
-        let window = calls
-            .iter()
-            .filter(|p| counted(p) && p.status != 429 && p.at <= c.at)
-            .filter(|p| c.at.duration_since(p.at) < Duration::from_secs(1))
-            .count();
-        eprintln!(
-            "429 {} chat {:?}: previous call to the chat {:?} ms before, {window} calls in the second before",
-            c.method,
-            c.chat_id,
-            prev.map(|p| c.at.duration_since(p).as_secs_f64() * 1000.0)
-        );
-    }
 }
 
 // ---- part 1: added latency ----
@@ -472,7 +341,7 @@ async fn latency(w: &World, users: &[User], runs: usize) {
             _ => matches!(e, Event::PermissionAsked { .. }),
         });
         for u in users {
-            let sent = w.sent_since(u.id, start);
+            let sent = w.tg.sent_since(u.id, start);
             for (kind, event_at) in [(Kind::Start, busy), (kind, asked)] {
                 let event_at =
                     event_at.unwrap_or_else(|| panic!("no {kind:?} event in turn {turns}"));
@@ -543,40 +412,10 @@ async fn latency(w: &World, users: &[User], runs: usize) {
 
 // ---- part 2: fan-out ----
 
-/// Binds users `from..n` straight in the store (the first ones are bound already). Binding them
-/// by deep link would also be right, but every bind tells every earlier member "X joined":
-/// n(n-1)/2 notices, 4,950 for 100 users, 2.75 minutes of the global budget before the turn.
-fn seed_members(w: &World, from: usize, n: usize) -> Vec<User> {
-    let mut store = Store::open(&w.data.path().join("cloudify.db")).unwrap();
-    let inst = store.instances().unwrap()[0].id;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    (from..n)
-        .map(|i| {
-            let id = 2000 + i as i64;
-            let name = format!("user{i:03}");
-            let u = User::new(id, &name).username(&name).language_code("en");
-            let key = UserKey::new(Platform::Telegram, id.to_string());
-            let seen = SeenUser {
-                key: &key,
-                display_name: &name,
-                username: Some(&name),
-                client_language: Some("en"),
-            };
-            store.upsert_user(&seen, now).unwrap();
-            store.bind(&key, inst, now).unwrap();
-            w.tg.register_user(&u);
-            u
-        })
-        .collect()
-}
-
 async fn fanout(w: &World, bound: &[User], n: usize) {
     let owner = &bound[0];
     let mut users = bound.to_vec();
-    users.extend(seed_members(w, bound.len(), n));
+    users.extend(w.seed_members(2000 + bound.len() as i64..2000 + n as i64, "user"));
     // Let anything still queued from earlier go out first.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let chunk = Duration::from_millis(200);
@@ -607,7 +446,7 @@ async fn fanout(w: &World, bound: &[User], n: usize) {
         let got: Vec<Instant> = users
             .iter()
             .filter_map(|u| {
-                w.sent_since(u.id, t0)
+                w.tg.sent_since(u.id, t0)
                     .into_iter()
                     .find(|m| is_answer(m))
                     .map(|m| m.at)
@@ -646,9 +485,9 @@ async fn fanout(w: &World, bound: &[User], n: usize) {
         .filter(|c| c.at <= t_all)
         .cloned()
         .collect();
-    let outbound: Vec<&Call> = calls.iter().filter(|c| counted(c)).collect();
+    let outbound: Vec<&Call> = calls.iter().filter(|c| c.is_counted()).collect();
     let times: Vec<Instant> = outbound.iter().map(|c| c.at).collect();
-    let peak = peak_per_second(&times);
+    let peak = peak_per_second(&calls);
     let limited = w.tg.rate_limited_count() - limited_before;
     let by_method = |m: &str| outbound.iter().filter(|c| c.method == m).count();
     let span = times
@@ -662,7 +501,7 @@ async fn fanout(w: &World, bound: &[User], n: usize) {
     let tail_floor = 2.0 * n as f64 / GLOBAL_PER_SECOND as f64;
     let s = |d: Duration| d.as_secs_f64();
     if verbose() {
-        explain_429s(&calls);
+        eprintln!("{}", explain_429s(&calls));
     }
     println!();
     println!("## Fan-out: one turn to {n} users (Telegram limits: 1/s per chat, 30/s global)");

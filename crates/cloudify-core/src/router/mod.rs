@@ -363,26 +363,21 @@ impl Router {
         let (members, frame) = self
             .store
             .read(move |s| {
-                let members = s.members(instance_id)?;
-                let mut several = Vec::with_capacity(members.len());
-                for (_, user) in &members {
-                    several.push(s.bindings_of_user(&user.key)?.len() > 1);
+                let mut members = Vec::new();
+                for (_, user) in s.members(instance_id)? {
+                    let several = Frame::several(s, &user.key)?;
+                    members.push((user, several));
                 }
-                let frame = Frame {
-                    name: s.instance(instance_id)?.map(|i| i.name),
-                    online: online_handles(s, instance_id, now, window)?,
-                    several,
-                };
-                Ok((members, frame))
+                Ok((members, Frame::load(s, instance_id, now, window)?))
             })
             .await?;
         let mut out = Vec::with_capacity(members.len());
-        for (i, (_, user)) in members.into_iter().enumerate() {
+        for (user, several) in members {
             if Some(&user.key) == except {
                 continue;
             }
             let lang = self.lang_of(&user);
-            let env = frame.envelope(instance_id, frame.several[i], body(lang), lang);
+            let env = frame.envelope(instance_id, several, body(lang), lang);
             let chat = ChatRef::private(&user.key);
             if let Some(o) = self.outbox(user.key.platform) {
                 out.push(Delivered {
@@ -407,19 +402,20 @@ impl Router {
         let window = i64::from(self.config.presence_minutes) * 60;
         let now = self.now();
         // One store round trip: the user still exists (not removed meanwhile) and the framing.
-        let frame = self
+        let framing = self
             .store
             .read(move |s| {
                 if s.user(&key)?.is_none() {
                     return Ok(None);
                 }
-                Frame::load(s, &key, instance_id, now, window).map(Some)
+                let frame = Frame::load(s, instance_id, now, window)?;
+                Ok(Some((frame, Frame::several(s, &key)?)))
             })
             .await?;
-        let Some(frame) = frame else {
+        let Some((frame, several)) = framing else {
             return Ok(());
         };
-        let env = frame.envelope(instance_id, frame.several[0], body, d.lang);
+        let env = frame.envelope(instance_id, several, body, d.lang);
         if let Some(o) = self.outbox(d.chat.platform) {
             o.edit(d.chat.clone(), d.local, env);
         }
@@ -443,11 +439,14 @@ impl Router {
         let key = user.key.clone();
         let window = i64::from(self.config.presence_minutes) * 60;
         let now = self.now();
-        let frame = self
+        let (frame, several) = self
             .store
-            .read(move |s| Frame::load(s, &key, instance_id, now, window))
+            .read(move |s| {
+                let frame = Frame::load(s, instance_id, now, window)?;
+                Ok((frame, Frame::several(s, &key)?))
+            })
             .await?;
-        Ok(frame.envelope(instance_id, frame.several[0], body, lang))
+        Ok(frame.envelope(instance_id, several, body, lang))
     }
 
     /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
@@ -545,24 +544,24 @@ pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
 struct Frame {
     name: Option<String>,
     online: Vec<String>,
-    /// Per recipient: bound to more than one instance.
-    several: Vec<bool>,
 }
 
 impl Frame {
-    /// The framing of output about `instance_id` for one user.
     fn load(
         s: &crate::store::Store,
-        key: &UserKey,
         instance_id: Uuid,
         now: i64,
         window: i64,
     ) -> Result<Frame, StoreError> {
         Ok(Frame {
-            several: vec![s.bindings_of_user(key)?.len() > 1],
             name: s.instance(instance_id)?.map(|i| i.name),
             online: online_handles(s, instance_id, now, window)?,
         })
+    }
+
+    /// Whether the user is bound to several instances: their output then names the instance.
+    fn several(s: &crate::store::Store, key: &UserKey) -> Result<bool, StoreError> {
+        Ok(s.bindings_of_user(key)?.len() > 1)
     }
 
     fn envelope(&self, instance_id: Uuid, several: bool, body: Output, lang: Lang) -> Envelope {

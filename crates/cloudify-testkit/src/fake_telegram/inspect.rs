@@ -49,6 +49,18 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The bot's messages sent to the chat since `since`, as they were when sent (later
+    /// edits not applied).
+    pub fn sent_since(&self, chat_id: i64, since: Instant) -> Vec<Message> {
+        self.events(chat_id)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Sent(m) if m.at >= since => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every HTTP call, with its outcome, in arrival order.
     pub fn calls(&self) -> Vec<Call> {
         self.shared.lock().calls.clone()
@@ -170,4 +182,52 @@ impl FakeTelegram {
             .await
             .is_some()
     }
+}
+
+/// The most calls Telegram's flood limits count ([`Call::is_counted`]) in any one second.
+pub fn peak_per_second(calls: &[Call]) -> usize {
+    let mut t: Vec<Instant> = calls
+        .iter()
+        .filter(|c| c.is_counted())
+        .map(|c| c.at)
+        .collect();
+    t.sort();
+    let mut lo = 0;
+    (0..t.len())
+        .map(|hi| {
+            while t[hi].duration_since(t[lo]) >= Duration::from_secs(1) {
+                lo += 1;
+            }
+            hi - lo + 1
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Why each 429 came, a line each: the gap to the chat's previous accepted call and how many
+/// accepted calls the second before it held.
+pub fn explain_429s(calls: &[Call]) -> String {
+    let ok = |c: &&Call| c.is_counted() && c.status != 429;
+    calls
+        .iter()
+        .filter(|c| c.status == 429)
+        .map(|c| {
+            let gap = calls
+                .iter()
+                .filter(ok)
+                .filter(|p| p.chat_id == c.chat_id && p.at < c.at)
+                .map(|p| c.at.duration_since(p.at))
+                .min();
+            let window = calls
+                .iter()
+                .filter(ok)
+                .filter(|p| p.at <= c.at && c.at.duration_since(p.at) < Duration::from_secs(1))
+                .count();
+            format!(
+                "429 {} chat {:?}: previous call to the chat {gap:?} before, {window} calls in the second before",
+                c.method, c.chat_id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -325,6 +325,13 @@ pub struct Call {
     pub error: Option<String>,
 }
 
+impl Call {
+    /// Counted by Telegram's flood limits: sends and edits (deletes and reads are free).
+    pub fn is_counted(&self) -> bool {
+        self.method.starts_with("send") || self.method.starts_with("edit")
+    }
+}
+
 /// A 429 the fake answered.
 #[derive(Clone, Debug)]
 pub struct RateLimited {

@@ -1,5 +1,8 @@
 //! One test world: fake LLM → real opencode ← cloudify run → fake Telegram.
+//! The relay benchmark (benches/relay_latency.rs) builds its world with this file too.
 
+use cloudify_core::store::SeenUser;
+use cloudify_core::{Platform, Store, UserKey};
 use cloudify_testkit::fake_dingtalk::FakeDingTalk;
 use cloudify_testkit::fake_llm::FakeLlm;
 use cloudify_testkit::fake_telegram::{FakeTelegram, Message, User};
@@ -25,7 +28,7 @@ pub struct World {
     bot: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -52,6 +55,13 @@ impl World {
         dingtalk: bool,
         config_yaml: Option<&str>,
     ) -> World {
+        let mut w = Self::build(opts, dingtalk, config_yaml).await;
+        w.start_bot().await;
+        w
+    }
+
+    /// The world with `cloudify run` not started yet (see [`World::start_bot`]).
+    pub async fn build(opts: OpencodeOptions, dingtalk: bool, config_yaml: Option<&str>) -> World {
         let llm = FakeLlm::start().await;
         let opencode = OpencodeServer::start_with(&llm, opts)
             .await
@@ -66,7 +76,7 @@ impl World {
         if let Some(y) = config_yaml {
             std::fs::write(data.path().join("config.yaml"), y).unwrap();
         }
-        let mut w = World {
+        World {
             llm,
             opencode,
             tg,
@@ -75,9 +85,7 @@ impl World {
             http_port: free_port(),
             extra_env: Vec::new(),
             bot: None,
-        };
-        w.start_bot().await;
-        w
+        }
     }
 
     /// The 8-character DingTalk code `cloudify qr` shows for the default instance.
@@ -216,6 +224,35 @@ impl World {
                 T,
             )
             .await;
+    }
+
+    /// Binds Telegram users `ids` (named `{prefix}{n:03}`) to the default instance straight
+    /// in the store. Binding them by deep link works too, but each bind tells every earlier
+    /// member "X joined": 4,950 notices for 100 users, minutes of the 30/s budget.
+    pub fn seed_members(&self, ids: std::ops::Range<i64>, prefix: &str) -> Vec<User> {
+        let mut store = Store::open(&self.data.path().join("cloudify.db")).unwrap();
+        let inst = store.instances().unwrap()[0].id;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        ids.enumerate()
+            .map(|(n, id)| {
+                let u = user(id, &format!("{prefix}{n:03}"));
+                let key = UserKey::new(Platform::Telegram, id.to_string());
+                let seen = SeenUser {
+                    key: &key,
+                    display_name: &u.first_name,
+                    username: u.username.as_deref(),
+                    client_language: Some("en"),
+                };
+                store.upsert_user(&seen, now).unwrap();
+                store.bind(&key, inst, now).unwrap();
+                // The chat exists on Telegram's side, as if the user had pressed Start long ago.
+                self.tg.register_user(&u);
+                u
+            })
+            .collect()
     }
 
     pub async fn says(&self, user: &User, text: &str) {
