@@ -106,8 +106,9 @@ fn load_average() -> String {
 /// The e2e tests' world, plus our own stamped `/event` subscription.
 struct World {
     w: harness::World,
-    /// Every `/event` frame of the bot's directory, stamped on arrival, with its event id.
-    events: Arc<Mutex<Vec<(Instant, Event, String)>>>,
+    /// Every `/event` frame of the bot's directory, stamped on arrival (parsed only when
+    /// read: the bench does as little as it can while the bot works).
+    events: Arc<Mutex<Vec<(Instant, String)>>>,
     /// When each event (by id) was handed to the bot's socket.
     handed: Stamps,
 }
@@ -143,7 +144,16 @@ impl World {
     /// Events seen by our own subscription since `t`: (our stamp, event, event id).
     fn events_since(&self, t: Instant) -> Vec<(Instant, Event, String)> {
         let all = self.events.lock().unwrap();
-        all.iter().filter(|(at, ..)| *at >= t).cloned().collect()
+        all.iter()
+            .filter(|(at, _)| *at >= t)
+            .map(|(at, data)| {
+                let id = serde_json::from_str::<serde_json::Value>(data)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (*at, Event::parse(data), id)
+            })
+            .collect()
     }
 
     /// When the event was handed to the bot.
@@ -176,11 +186,11 @@ impl World {
 }
 
 /// Our own `/event` subscription with the bot's directory header; frames stamped on arrival.
-async fn subscribe(oc: &OpencodeServer) -> Arc<Mutex<Vec<(Instant, Event, String)>>> {
+async fn subscribe(oc: &OpencodeServer) -> Arc<Mutex<Vec<(Instant, String)>>> {
     let dir = oc.project_dir().to_string_lossy().to_string();
     let client = Client::new(ClientConfig::new(&oc.url()).unwrap().directory(dir)).unwrap();
     let frames = client.subscribe_frames("event").await.expect("subscribe");
-    let log: Arc<Mutex<Vec<(Instant, Event, String)>>> = Arc::default();
+    let log: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
     let sink = log.clone();
     let (ready, connected) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
@@ -188,15 +198,10 @@ async fn subscribe(oc: &OpencodeServer) -> Arc<Mutex<Vec<(Instant, Event, String
         let mut ready = Some(ready);
         while let Some(Ok(frame)) = frames.next().await {
             let at = Instant::now();
-            let ev = Event::parse(&frame.data);
-            let id = serde_json::from_str::<serde_json::Value>(&frame.data)
-                .ok()
-                .and_then(|v| v["id"].as_str().map(str::to_owned))
-                .unwrap_or_default();
             if let Some(r) = ready.take() {
                 let _ = r.send(());
             }
-            sink.lock().unwrap().push((at, ev, id));
+            sink.lock().unwrap().push((at, frame.data));
         }
     });
     tokio::time::timeout(T, connected)
