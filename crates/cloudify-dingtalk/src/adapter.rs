@@ -1,7 +1,6 @@
 //! [`DingTalkAdapter`]: the `Adapter` implementation and its shared state.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,64 +11,28 @@ use cloudify_core::identity::Platform;
 use cloudify_core::output::Envelope;
 
 use crate::api::Api;
-use crate::cards::CardBook;
-use crate::deliver::ResumeBook;
-use crate::incoming::{Dedupe, Webhooks};
-use crate::options::{DingTalkError, DingTalkOptions, StreamTiming};
+use crate::cards::Cards;
+use crate::deliver::Delivery;
+use crate::incoming::Intake;
+use crate::options::{DingTalkError, DingTalkOptions};
 use crate::plan::{Format, Step, plan};
+use crate::stream::Stream;
 
 /// Characters per message. DingTalk publishes no hard limit; `msgParam` is capped at
 /// 15 000 bytes, and 3000 CJK characters stay well under that after JSON escaping.
 pub const MAX_TEXT_CHARS: usize = 3000;
-/// Redelivered msgIds remembered.
-const DEDUPE_WINDOW: usize = 2048;
-
-pub(crate) struct Inner {
-    pub api: Api,
-    pub timing: StreamTiming,
-    pub format: Format,
-    pub render_cache: Option<PathBuf>,
-    pub ai_card_template: Option<String>,
-    pub prompt_card_template: Option<String>,
-    pub max_download: usize,
-    dedupe: Mutex<Dedupe>,
-    webhooks: Mutex<Webhooks>,
-    cards: Mutex<CardBook>,
-    resume: Mutex<ResumeBook>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Inner {
-    pub(crate) fn first_seen(&self, id: &str) -> bool {
-        lock(&self.dedupe).first(id)
-    }
-
-    pub(crate) fn webhooks(&self) -> MutexGuard<'_, Webhooks> {
-        lock(&self.webhooks)
-    }
-
-    pub(crate) fn cards(&self) -> MutexGuard<'_, CardBook> {
-        lock(&self.cards)
-    }
-
-    pub(crate) fn resume(&self) -> MutexGuard<'_, ResumeBook> {
-        lock(&self.resume)
-    }
-}
 
 /// The DingTalk adapter. Cheap to clone; clones share the token, webhooks and cards.
 #[derive(Clone)]
 pub struct DingTalkAdapter {
-    pub(crate) inner: Arc<Inner>,
+    delivery: Arc<Delivery>,
+    stream: Arc<Stream>,
 }
 
 impl std::fmt::Debug for DingTalkAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DingTalkAdapter")
-            .field("robot_code", &self.inner.api.robot_code)
+            .field("robot_code", &self.delivery.api.robot_code)
             .finish_non_exhaustive()
     }
 }
@@ -80,9 +43,17 @@ impl DingTalkAdapter {
         let none_if_empty = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
         let ai = none_if_empty(opts.ai_card_template.clone());
         let prompt = none_if_empty(opts.prompt_card_template.clone());
-        let inner = Inner {
-            api: Api::new(&opts)?,
-            timing: opts.timing,
+        let api = Arc::new(Api::new(&opts)?);
+        let webhooks = Arc::default();
+        let card_book = Arc::default();
+        let intake = Intake {
+            api: api.clone(),
+            max_download: opts.max_download_bytes,
+            webhooks: Arc::clone(&webhooks),
+            cards: Arc::clone(&card_book),
+        };
+        let delivery = Delivery {
+            api: api.clone(),
             format: Format {
                 max_text: MAX_TEXT_CHARS,
                 ai_card: ai.is_some(),
@@ -91,14 +62,16 @@ impl DingTalkAdapter {
             render_cache: opts.render_cache,
             ai_card_template: ai,
             prompt_card_template: prompt,
-            max_download: opts.max_download_bytes,
-            dedupe: Mutex::new(Dedupe::new(DEDUPE_WINDOW)),
-            webhooks: Mutex::new(Webhooks::default()),
-            cards: Mutex::new(CardBook::default()),
-            resume: Mutex::new(ResumeBook::default()),
+            webhooks,
+            cards: Cards {
+                api: api.clone(),
+                book: card_book,
+            },
+            resume: Mutex::default(),
         };
         Ok(Self {
-            inner: Arc::new(inner),
+            stream: Arc::new(Stream::new(api, Arc::new(intake), opts.timing)),
+            delivery: Arc::new(delivery),
         })
     }
 }
@@ -119,7 +92,7 @@ impl Adapter for DingTalkAdapter {
             group_per_minute: 20,
             // 20 calls/s per app and API (standard orgs).
             global_per_second: 20,
-            supports_edit: self.inner.format.ai_card,
+            supports_edit: self.delivery.format.ai_card,
             supports_albums: false,
             // DingTalk Markdown has no code blocks: every one is an image.
             inline_code_max_lines: 0,
@@ -127,23 +100,23 @@ impl Adapter for DingTalkAdapter {
     }
 
     async fn run(&self, sink: IncomingSink) -> Result<(), AdapterError> {
-        crate::stream::run(self.inner.clone(), sink).await
+        crate::stream::run(self.stream.clone(), sink).await
     }
 
     async fn send(&self, chat: &ChatRef, out: &Envelope) -> Result<SentId, DeliveryError> {
-        self.inner.send(chat, out).await
+        self.delivery.send(chat, out).await
     }
 
     async fn edit(&self, chat: &ChatRef, id: &SentId, out: &Envelope) -> Result<(), DeliveryError> {
-        self.inner.edit(chat, id, out).await
+        self.delivery.edit(chat, id, out).await
     }
 
     async fn delete(&self, chat: &ChatRef, id: &SentId) -> Result<(), DeliveryError> {
-        self.inner.delete(chat, id).await
+        self.delivery.delete(chat, id).await
     }
 
     fn cost(&self, out: &Envelope) -> u32 {
-        plan(out, &self.inner.format)
+        plan(out, &self.delivery.format)
             .iter()
             .map(Step::calls)
             .sum::<u32>()

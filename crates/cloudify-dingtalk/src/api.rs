@@ -13,6 +13,10 @@ use tokio::time::Instant;
 
 use crate::options::{DingTalkError, DingTalkOptions};
 
+/// Stream topics the gateway registration subscribes to.
+pub(crate) const BOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
+pub(crate) const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
+
 /// Refresh this long before DingTalk's expiry (the official SDKs use 300 s).
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 /// How long to wait after a QpsLimit (a per-second gateway window).
@@ -281,8 +285,8 @@ impl Api {
             "clientId": self.app_key,
             "clientSecret": self.secret.expose(),
             "subscriptions": [
-                {"type": "CALLBACK", "topic": crate::stream::BOT_TOPIC},
-                {"type": "CALLBACK", "topic": crate::stream::CARD_TOPIC},
+                {"type": "CALLBACK", "topic": BOT_TOPIC},
+                {"type": "CALLBACK", "topic": CARD_TOPIC},
             ],
             "ua": concat!("cloudify-dingtalk-rust/", env!("CARGO_PKG_VERSION")),
             "localIp": "",

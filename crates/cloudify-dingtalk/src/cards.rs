@@ -3,6 +3,7 @@
 //! over the stream.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use cloudify_core::adapter::ChatRef;
@@ -10,8 +11,8 @@ use cloudify_core::output::Button;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::adapter::Inner;
-use crate::api::ApiError;
+use crate::api::{Api, ApiError};
+use crate::sync::lock;
 
 /// The AI card template's streaming Markdown variable and status variable.
 pub(crate) const CONTENT_KEY: &str = "msgContent";
@@ -75,6 +76,19 @@ impl CardBook {
     }
 }
 
+/// The card calls and the book of the cards we created. The book is shared with the
+/// intake, which looks up what a pressed button means.
+pub(crate) struct Cards {
+    pub api: Arc<Api>,
+    pub book: Arc<Mutex<CardBook>>,
+}
+
+impl Cards {
+    pub(crate) fn cards(&self) -> MutexGuard<'_, CardBook> {
+        lock(&self.book)
+    }
+}
+
 /// Action ids for prompt buttons: `btn_<row>_<col>`.
 fn action_id(row: usize, col: usize) -> String {
     format!("btn_{row}_{col}")
@@ -91,7 +105,7 @@ fn space(chat: &ChatRef) -> String {
 /// createAndDeliver in one call; returns the `outTrackId`. The card is known (`state`)
 /// before the call: DingTalk shows it, and a button can be pressed, before the answer.
 async fn create(
-    inner: &Inner,
+    inner: &Cards,
     chat: &ChatRef,
     template: &str,
     params: BTreeMap<String, String>,
@@ -107,7 +121,7 @@ async fn create(
 }
 
 async fn create_and_deliver(
-    inner: &Inner,
+    inner: &Cards,
     chat: &ChatRef,
     template: &str,
     params: BTreeMap<String, String>,
@@ -153,7 +167,7 @@ async fn create_and_deliver(
 
 /// The live message as an AI card (content shown at once, status "inputting").
 pub(crate) async fn create_ai(
-    inner: &Inner,
+    inner: &Cards,
     chat: &ChatRef,
     template: &str,
     content: &str,
@@ -176,7 +190,7 @@ pub(crate) async fn create_ai(
 /// Replaces the AI card's content by streaming (`isFull`). An update without content
 /// after the card had some is the turn's closing summary: it finalizes the card.
 pub(crate) async fn update_ai(
-    inner: &Inner,
+    inner: &Cards,
     track: &str,
     content: &str,
     has_content: bool,
@@ -219,7 +233,7 @@ pub(crate) async fn update_ai(
 }
 
 async fn update_data(
-    inner: &Inner,
+    inner: &Cards,
     track: &str,
     params: BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
@@ -255,7 +269,7 @@ fn prompt_params(content: &str, buttons: &[Vec<Button>]) -> BTreeMap<String, Str
 }
 
 pub(crate) async fn create_prompt(
-    inner: &Inner,
+    inner: &Cards,
     chat: &ChatRef,
     template: &str,
     content: &str,
@@ -289,7 +303,7 @@ pub(crate) async fn create_prompt(
 
 /// Replaces a prompt card's text and buttons (an answered prompt loses its buttons).
 pub(crate) async fn update_prompt(
-    inner: &Inner,
+    inner: &Cards,
     track: &str,
     content: &str,
     buttons: &[Vec<Button>],

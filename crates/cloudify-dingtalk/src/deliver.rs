@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cloudify_core::adapter::{ChatRef, DeliveryError, SentId};
@@ -12,12 +14,12 @@ use cloudify_core::output::{Envelope, Output};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::adapter::Inner;
-use crate::api::ApiError;
-use crate::cards::{self, CardKind};
-use crate::incoming::now_ms;
-use crate::plan::{Step, plan, progress_has_content, progress_markdown, prompt_markdown};
+use crate::api::{Api, ApiError};
+use crate::cards::{self, CardKind, Cards};
+use crate::incoming::{Webhooks, now_ms};
+use crate::plan::{Format, Step, plan, progress_has_content, progress_markdown, prompt_markdown};
 use crate::render::render;
+use crate::sync::lock;
 
 /// One message to show.
 #[derive(Debug)]
@@ -59,7 +61,28 @@ fn resume_key(chat: &ChatRef, env: &Envelope) -> (String, u64) {
     (chat.chat_id.clone(), h.finish())
 }
 
-impl Inner {
+/// Delivery: runs plans through the API client, the sessionWebhooks the intake saw and
+/// the cards.
+pub(crate) struct Delivery {
+    pub api: Arc<Api>,
+    pub format: Format,
+    pub render_cache: Option<PathBuf>,
+    pub ai_card_template: Option<String>,
+    pub prompt_card_template: Option<String>,
+    pub webhooks: Arc<Mutex<Webhooks>>,
+    pub cards: Cards,
+    pub resume: Mutex<ResumeBook>,
+}
+
+impl Delivery {
+    fn webhooks(&self) -> MutexGuard<'_, Webhooks> {
+        lock(&self.webhooks)
+    }
+
+    fn resume(&self) -> MutexGuard<'_, ResumeBook> {
+        lock(&self.resume)
+    }
+
     /// One message: through the conversation's sessionWebhook when valid (not images:
     /// webhooks cannot carry them), else the OpenAPI.
     async fn message(&self, chat: &ChatRef, msg: Msg<'_>) -> Result<SentId, ApiError> {
@@ -174,12 +197,12 @@ impl Inner {
                 has_content,
             } => {
                 let tpl = self.ai_card_template.as_deref().unwrap_or_default();
-                let track = cards::create_ai(self, chat, tpl, content, *has_content).await?;
+                let track = cards::create_ai(&self.cards, chat, tpl, content, *has_content).await?;
                 Ok(format!("{CARD_PREFIX}{track}"))
             }
             Step::PromptCard { content, buttons } => {
                 let tpl = self.prompt_card_template.as_deref().unwrap_or_default();
-                let track = cards::create_prompt(self, chat, tpl, content, buttons).await?;
+                let track = cards::create_prompt(&self.cards, chat, tpl, content, buttons).await?;
                 Ok(format!("{CARD_PREFIX}{track}"))
             }
         }
@@ -231,14 +254,15 @@ impl Inner {
             s
         };
         if let Some(track) = id.strip_prefix(CARD_PREFIX) {
-            let kind = self.cards().kind(track);
+            let kind = self.cards.cards().kind(track);
             let result = match (&env.body, kind) {
                 (Output::Progress(p), Some(CardKind::Ai)) => {
                     let content = frame(progress_markdown(p, max, true));
-                    cards::update_ai(self, track, &content, progress_has_content(p)).await
+                    cards::update_ai(&self.cards, track, &content, progress_has_content(p)).await
                 }
                 (Output::Prompt(p), Some(CardKind::Prompt)) => {
-                    cards::update_prompt(self, track, &frame(prompt_markdown(p)), &p.buttons).await
+                    cards::update_prompt(&self.cards, track, &frame(prompt_markdown(p)), &p.buttons)
+                        .await
                 }
                 _ => Ok(()),
             };

@@ -1,52 +1,37 @@
-//! Robot callbacks and card button callbacks → [`Incoming`]; redelivery dedupe; the
-//! per-conversation sessionWebhook book.
+//! Robot callbacks and card button callbacks → [`Incoming`]; the per-conversation
+//! sessionWebhook book.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cloudify_core::adapter::{ChatRef, Incoming, IncomingKind};
 use cloudify_core::identity::{Platform, UserKey};
 use serde_json::Value;
 
-use crate::adapter::Inner;
-use crate::api::Download;
-
-/// Received files up to this size are downloaded (DingTalk's own file cap is 20 MB).
-pub const MAX_DOWNLOAD_BYTES: usize = 20 * 1024 * 1024;
+use crate::api::{Api, Download};
+use crate::cards::CardBook;
+use crate::sync::lock;
 
 /// A file too large to download arrives as `Text("/file_too_large <bytes> <name>")`, the
 /// same command the Telegram adapter produces, so the router answers it.
 pub const FILE_TOO_LARGE_COMMAND: &str = "/file_too_large";
 
-/// Remembers the last `cap` ids so a redelivered frame is handled once.
-#[derive(Debug)]
-pub(crate) struct Dedupe {
-    order: VecDeque<String>,
-    seen: HashSet<String>,
-    cap: usize,
+/// What turning callbacks into `Incoming` needs: downloads, and the books it shares with
+/// delivery (webhooks it fills, cards whose buttons it looks up).
+pub(crate) struct Intake {
+    pub api: Arc<Api>,
+    pub max_download: usize,
+    pub webhooks: Arc<Mutex<Webhooks>>,
+    pub cards: Arc<Mutex<CardBook>>,
 }
 
-impl Dedupe {
-    pub(crate) fn new(cap: usize) -> Self {
-        Self {
-            order: VecDeque::new(),
-            seen: HashSet::new(),
-            cap,
-        }
+impl Intake {
+    pub(crate) fn webhooks(&self) -> MutexGuard<'_, Webhooks> {
+        lock(&self.webhooks)
     }
 
-    /// True the first time `id` is seen.
-    pub(crate) fn first(&mut self, id: &str) -> bool {
-        if self.seen.contains(id) {
-            return false;
-        }
-        if self.order.len() == self.cap
-            && let Some(old) = self.order.pop_front()
-        {
-            self.seen.remove(&old);
-        }
-        self.order.push_back(id.to_owned());
-        self.seen.insert(id.to_owned());
-        true
+    fn cards(&self) -> MutexGuard<'_, CardBook> {
+        lock(&self.cards)
     }
 }
 
@@ -143,7 +128,7 @@ pub(crate) fn mime_of(name: &str, bytes: &[u8]) -> String {
 /// Downloads one attachment into a `File` (or the too-large command). `None` when the
 /// download failed (logged; the user sees nothing happen, like a lost message).
 async fn file(
-    inner: &Inner,
+    inner: &Intake,
     code: &str,
     name: String,
     caption: Option<String>,
@@ -176,7 +161,7 @@ fn picture_name(code_index: usize) -> String {
 
 /// A robot message callback → zero or more `Incoming` (richText with pictures gives one
 /// per picture, the text riding as the first one's caption). Remembers the sessionWebhook.
-pub(crate) async fn bot_message(inner: &Inner, data: &Value) -> Vec<Incoming> {
+pub(crate) async fn bot_message(inner: &Intake, data: &Value) -> Vec<Incoming> {
     let Some(msg_id) = s(data, "/msgId") else {
         tracing::warn!("dingtalk robot message without msgId ignored");
         return Vec::new();
@@ -278,7 +263,7 @@ pub(crate) async fn bot_message(inner: &Inner, data: &Value) -> Vec<Incoming> {
         .collect()
 }
 
-async fn rich_text(inner: &Inner, data: &Value) -> Vec<IncomingKind> {
+async fn rich_text(inner: &Intake, data: &Value) -> Vec<IncomingKind> {
     let parts = data
         .pointer("/content/richText")
         .and_then(Value::as_array)
@@ -312,7 +297,7 @@ async fn rich_text(inner: &Inner, data: &Value) -> Vec<IncomingKind> {
 /// A card button callback → `Button { command }`. The command comes from the button's
 /// callback parameter `command`, else from the action id (`btn_<row>_<col>`) looked up in
 /// the card's buttons.
-pub(crate) fn card_callback(inner: &Inner, message_id: &str, data: &Value) -> Option<Incoming> {
+pub(crate) fn card_callback(inner: &Intake, message_id: &str, data: &Value) -> Option<Incoming> {
     let track = s(data, "/outTrackId")?;
     let user_id = s(data, "/userId")?;
     let content: Value = s(data, "/content")
@@ -358,17 +343,6 @@ pub(crate) fn card_callback(inner: &Inner, message_id: &str, data: &Value) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dedupe_is_bounded() {
-        let mut d = Dedupe::new(2);
-        assert!(d.first("a"));
-        assert!(!d.first("a"));
-        assert!(d.first("b"));
-        assert!(d.first("c"));
-        assert!(d.first("a"), "a fell out of the window");
-        assert!(!d.first("c"));
-    }
 
     #[test]
     fn webhooks_expire_with_margin() {

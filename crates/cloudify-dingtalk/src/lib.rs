@@ -30,6 +30,7 @@ mod options;
 mod plan;
 mod render;
 mod stream;
+mod sync;
 
 #[cfg(test)]
 mod markdown_tests;
@@ -39,5 +40,5 @@ mod plan_fuzz;
 mod plan_tests;
 
 pub use adapter::{DingTalkAdapter, MAX_TEXT_CHARS};
-pub use incoming::{FILE_TOO_LARGE_COMMAND, MAX_DOWNLOAD_BYTES};
-pub use options::{DingTalkError, DingTalkOptions, StreamTiming};
+pub use incoming::FILE_TOO_LARGE_COMMAND;
+pub use options::{DingTalkError, DingTalkOptions, MAX_DOWNLOAD_BYTES, StreamTiming};

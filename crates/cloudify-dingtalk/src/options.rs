@@ -6,6 +6,9 @@ use std::time::Duration;
 use cloudify_core::Secret;
 use thiserror::Error;
 
+/// Received files up to this size are downloaded (DingTalk's own file cap is 20 MB).
+pub const MAX_DOWNLOAD_BYTES: usize = 20 * 1024 * 1024;
+
 /// How to reach DingTalk and how to behave on it.
 #[derive(Debug, Clone)]
 pub struct DingTalkOptions {
@@ -52,7 +55,7 @@ impl DingTalkOptions {
             render_cache: None,
             ai_card_template: None,
             prompt_card_template: None,
-            max_download_bytes: crate::incoming::MAX_DOWNLOAD_BYTES,
+            max_download_bytes: MAX_DOWNLOAD_BYTES,
             timing: StreamTiming::default(),
             request_timeout: Duration::from_secs(30),
         }

@@ -5,7 +5,8 @@
 //! Business work (downloads, the sink) runs in one dispatcher task fed through an unbounded
 //! queue, so a slow sink never delays an ACK, and messages keep their order.
 
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cloudify_core::adapter::{AdapterError, IncomingSink};
@@ -16,11 +17,71 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::adapter::Inner;
+use crate::api::{Api, BOT_TOPIC, CARD_TOPIC};
+use crate::incoming::{Intake, bot_message, card_callback};
 use crate::options::StreamTiming;
+use crate::sync::lock;
 
-pub(crate) const BOT_TOPIC: &str = "/v1.0/im/bot/messages/get";
-pub(crate) const CARD_TOPIC: &str = "/v1.0/card/instances/callback";
+/// Redelivered msgIds remembered.
+const DEDUPE_WINDOW: usize = 2048;
+
+/// The connection loop's parts: gateway registration (through the API client), the
+/// intake that turns frames into `Incoming`, and the redelivery window, which outlives
+/// single connections.
+pub(crate) struct Stream {
+    api: Arc<Api>,
+    intake: Arc<Intake>,
+    timing: StreamTiming,
+    dedupe: Mutex<Dedupe>,
+}
+
+impl Stream {
+    pub(crate) fn new(api: Arc<Api>, intake: Arc<Intake>, timing: StreamTiming) -> Self {
+        Self {
+            api,
+            intake,
+            timing,
+            dedupe: Mutex::new(Dedupe::new(DEDUPE_WINDOW)),
+        }
+    }
+
+    fn first_seen(&self, id: &str) -> bool {
+        lock(&self.dedupe).first(id)
+    }
+}
+
+/// Remembers the last `cap` ids so a redelivered frame is handled once.
+#[derive(Debug)]
+pub(crate) struct Dedupe {
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+    cap: usize,
+}
+
+impl Dedupe {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            order: VecDeque::new(),
+            seen: HashSet::new(),
+            cap,
+        }
+    }
+
+    /// True the first time `id` is seen.
+    pub(crate) fn first(&mut self, id: &str) -> bool {
+        if self.seen.contains(id) {
+            return false;
+        }
+        if self.order.len() == self.cap
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.order.push_back(id.to_owned());
+        self.seen.insert(id.to_owned());
+        true
+    }
+}
 
 /// Work handed to the dispatcher after the ACK went out.
 enum Job {
@@ -65,7 +126,7 @@ impl Backoff {
 }
 
 /// Runs until `sink` closes.
-pub(crate) async fn run(inner: Arc<Inner>, sink: IncomingSink) -> Result<(), AdapterError> {
+pub(crate) async fn run(inner: Arc<Stream>, sink: IncomingSink) -> Result<(), AdapterError> {
     let (jobs, queue) = mpsc::unbounded_channel();
     let dispatcher = tokio::spawn(dispatch(inner.clone(), queue, sink.clone()));
     let timing = inner.timing.clone();
@@ -95,15 +156,13 @@ pub(crate) async fn run(inner: Arc<Inner>, sink: IncomingSink) -> Result<(), Ada
     result
 }
 
-async fn dispatch(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Job>, sink: IncomingSink) {
+async fn dispatch(inner: Arc<Stream>, mut queue: mpsc::UnboundedReceiver<Job>, sink: IncomingSink) {
     while let Some(job) = queue.recv().await {
         let items = match job {
-            Job::Bot(data) => crate::incoming::bot_message(&inner, &data).await,
-            Job::Card { message_id, data } => {
-                crate::incoming::card_callback(&inner, &message_id, &data)
-                    .into_iter()
-                    .collect()
-            }
+            Job::Bot(data) => bot_message(&inner.intake, &data).await,
+            Job::Card { message_id, data } => card_callback(&inner.intake, &message_id, &data)
+                .into_iter()
+                .collect(),
         };
         for item in items {
             if sink.send(item).await.is_err() {
@@ -115,7 +174,7 @@ async fn dispatch(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Job>, si
 
 /// One registration + WebSocket, until it ends.
 async fn connection(
-    inner: &Inner,
+    inner: &Stream,
     jobs: &mpsc::UnboundedSender<Job>,
     sink: &IncomingSink,
 ) -> Ended {
@@ -215,7 +274,7 @@ fn ack(out: &mpsc::UnboundedSender<Message>, message_id: &str, data: &str) {
 
 /// Handles one downstream frame: ACK first, then queue the work. `Some` ends the connection.
 fn frame(
-    inner: &Inner,
+    inner: &Stream,
     text: &str,
     out: &mpsc::UnboundedSender<Message>,
     jobs: &mpsc::UnboundedSender<Job>,
@@ -292,6 +351,17 @@ fn frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dedupe_is_bounded() {
+        let mut d = Dedupe::new(2);
+        assert!(d.first("a"));
+        assert!(!d.first("a"));
+        assert!(d.first("b"));
+        assert!(d.first("c"));
+        assert!(d.first("a"), "a fell out of the window");
+        assert!(!d.first("c"));
+    }
 
     #[test]
     fn backoff_grows_caps_and_resets() {

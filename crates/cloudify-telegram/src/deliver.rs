@@ -24,7 +24,7 @@ use teloxide::types::{
     ParseMode,
 };
 
-use crate::adapter::{Inner, PER_CHAT_INTERVAL};
+use crate::bot::{Inner, PER_CHAT_INTERVAL};
 use crate::errors::{delivery_error, is_parse_error};
 use crate::plan::{Media, Part, Step, plan};
 use crate::render::{Rendered, render};

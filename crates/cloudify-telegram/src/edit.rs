@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::{MessageId, ParseMode};
 use teloxide::{ApiError, RequestError};
 
-use crate::adapter::Inner;
+use crate::bot::Inner;
 use crate::deliver::{NO_PREVIEW, Pacer, chat_id, parse_sent_id};
 use crate::errors::is_parse_error;
 use crate::plan::{Part, single};

@@ -20,6 +20,7 @@
 //! ```
 
 mod adapter;
+mod bot;
 mod client;
 mod commands;
 mod deliver;

@@ -15,7 +15,7 @@ use teloxide::prelude::*;
 use teloxide::types::{AllowedUpdate, CallbackQuery, FileId, UpdateKind};
 use teloxide::{ApiError, RequestError};
 
-use crate::adapter::Inner;
+use crate::bot::Inner;
 use crate::commands;
 use crate::updates::{MAX_DOWNLOAD_BYTES, Origin, clean_file_name, normalize_text, too_large};
 

@@ -1,5 +1,3 @@
-use super::env::{ENV_SOURCE, EnvVars};
-use std::path::Path;
 use thiserror::Error;
 
 /// A configuration problem, always naming the key and where its value came from.
@@ -16,41 +14,11 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(super) fn from_figment(err: &figment::Error, file: &Path) -> Self {
-        let source_name = describe_source(err.metadata.as_ref(), &err.path.join("."), file);
-        let message = err.kind.to_string();
-        if err.path.is_empty() {
-            // Syntax errors in the YAML file have no key path.
-            return ConfigError::File {
-                file: file.display().to_string(),
-                message,
-            };
-        }
-        ConfigError::Invalid {
-            key: err.path.join("."),
-            source_name,
-            message,
-        }
-    }
-
     /// The key this error is about, if it is about one key.
     pub fn key(&self) -> Option<&str> {
         match self {
             ConfigError::Invalid { key, .. } => Some(key),
             ConfigError::File { .. } => None,
         }
-    }
-}
-
-/// "environment variable TELEGRAM_API_URL", "/data/config.yaml", or "built-in default".
-pub(super) fn describe_source(meta: Option<&figment::Metadata>, key: &str, file: &Path) -> String {
-    match meta {
-        Some(m) if m.name == ENV_SOURCE => match EnvVars::var_for_key(key) {
-            Some(var) => format!("environment variable {var}"),
-            None => "environment".into(),
-        },
-        Some(m) if m.source.is_some() => file.display().to_string(),
-        Some(m) if m.name.contains("YAML") => file.display().to_string(),
-        _ => "built-in default".into(),
     }
 }

@@ -3,6 +3,7 @@
 
 mod env;
 mod error;
+mod source;
 mod validate;
 
 pub use env::{ENV_KEYS, EnvVars};

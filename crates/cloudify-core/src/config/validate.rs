@@ -1,6 +1,6 @@
 //! Checks serde cannot express: URLs, ranges, absolute paths.
 
-use super::error::describe_source;
+use super::source::describe_source;
 use super::{Config, ConfigError};
 use figment::Figment;
 use std::path::Path;

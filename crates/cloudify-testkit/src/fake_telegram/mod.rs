@@ -53,7 +53,8 @@ pub use model::{
 };
 
 use params::Upload;
-use server::{Gate, Shared};
+use server::Gate;
+use state::Shared;
 use state::{BotInfo, State};
 
 /// How the fake presents itself.

@@ -3,8 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -21,31 +21,8 @@ use tokio::sync::watch;
 use super::model::{Call, Outage, RateLimited};
 use super::ops;
 use super::params::{ApiError, Params};
-use super::state::State;
+use super::state::Shared;
 use super::updates;
-
-pub(crate) struct Shared {
-    pub token: String,
-    pub state: Mutex<State>,
-    /// Bumped on every change; long polls and test waits subscribe to it.
-    pub changed: watch::Sender<u64>,
-    pub outage: watch::Sender<Outage>,
-    /// Requests answered during `Outage::ServerErrors`, to alternate 502 and 500.
-    pub server_errors: AtomicU64,
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A test that panicked while holding the lock must not hide the real failure.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn notify(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-}
 
 const BAD_GATEWAY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n";
 

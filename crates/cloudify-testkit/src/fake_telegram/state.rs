@@ -1,16 +1,19 @@
 //! The fake's memory: chats and their messages, pending updates, files, callbacks, history.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::limits::{Limits, RateLimiter};
 use super::media::{self, ImageInfo};
 use super::model::{
-    BotCommand, Call, CallbackAnswer, Event, Group, Message, Photo, PhotoSize, RateLimited, User,
-    put,
+    BotCommand, Call, CallbackAnswer, Event, Group, Message, Outage, Photo, PhotoSize, RateLimited,
+    User, put,
 };
 
 pub(crate) struct BotInfo {
@@ -300,4 +303,28 @@ fn new_chat(kind: ChatKind) -> Chat {
 
 pub(crate) fn ext(format: &str) -> &'static str {
     if format == "png" { "png" } else { "jpg" }
+}
+
+/// The fake's state as the HTTP side and the update queue share it.
+pub(crate) struct Shared {
+    pub token: String,
+    pub state: Mutex<State>,
+    /// Bumped on every change; long polls and test waits subscribe to it.
+    pub changed: watch::Sender<u64>,
+    pub outage: watch::Sender<Outage>,
+    /// Requests answered during `Outage::ServerErrors`, to alternate 502 and 500.
+    pub server_errors: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock must not hide the real failure.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn notify(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
 }

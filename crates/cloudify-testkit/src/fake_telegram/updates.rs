@@ -9,8 +9,7 @@ use super::media;
 use super::model::{Event, FormattedText, Group, Injected, Message, Outage, User};
 use super::params::{ApiError, Params, Upload};
 use super::send;
-use super::server::Shared;
-use super::state::{PendingCallback, State};
+use super::state::{PendingCallback, Shared, State};
 use super::text;
 
 /// Telegram's default when `allowed_updates` is empty or never set.
