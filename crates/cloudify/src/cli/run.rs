@@ -104,13 +104,16 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     }
 
     relay.start_all().await;
-    let token = app.notify_token()?;
-    cloudify_core::redact::register_known(token.expose());
+    let notify_token = app.notify_token()?;
+    let admin_token = app.admin_token()?;
+    cloudify_core::redact::register_known(notify_token.expose());
+    cloudify_core::redact::register_known(admin_token.expose());
     let http = serve(
         config.http.listen,
         HttpState {
             router: router.clone(),
-            token,
+            notify_token,
+            admin_token,
             platforms,
         },
     )
