@@ -126,6 +126,13 @@ static_check() {
       edges+="${dep} ${svc}"$'\n'
     done
     edges+="${svc} ${svc}"$'\n'
+    # the agent's daemons start from an empty environment plus the allow-list, as its account
+    # (docs/SECURITY.md): never with the container's environment that with-contenv imports
+    # shellcheck disable=SC2016 # the pattern is the literal script text
+    if [[ -f "${dir}/run" ]] && grep -Eq '(^|[[:space:]])(opencode serve|ttyd|code-server)([[:space:]]|$)' "${dir}/run" \
+      && ! grep -q 'env -i "${AGENT_ENV\[@\]}".*"${AS_AGENT\[@\]}"' "${dir}/run"; then
+      err "${svc}: runs an agent daemon without 'env -i \"\${AGENT_ENV[@]}\" ... \"\${AS_AGENT[@]}\"'"
+    fi
     # scripts with a with-contenv shebang need a shellcheck shell directive (PACKAGING F4)
     for f in "${dir}/run" "${dir}/finish"; do
       if [[ -f "${f}" ]] && head -n 1 "${f}" | grep -q '^#!/command/' \
@@ -171,7 +178,7 @@ svc_type() { tr -d ' \n' <"${TREE}/s6-rc.d/$1/type"; }
 negative_static_checks() {
   local scratch name
   scratch="$(mktemp -d)"
-  for name in cycle unknown-dep no-run-bit no-type not-in-bundle; do
+  for name in cycle unknown-dep no-run-bit no-type not-in-bundle agent-full-env; do
     rm -rf "${scratch:?}/${name}"
     cp -a "${TREE}" "${scratch}/${name}"
     local s="${scratch}/${name}/s6-rc.d"
@@ -181,6 +188,8 @@ negative_static_checks() {
       no-run-bit) chmod -x "${s}/svc-opencode/run" ;;
       no-type) rm "${s}/svc-cloudify/type" ;;
       not-in-bundle) rm "${s}/user/contents.d/svc-ttyd" ;;
+      agent-full-env) # shellcheck disable=SC2016 # the literal script text
+        sed -i 's/env -i "${AGENT_ENV\[@\]}" //' "${s}/svc-opencode/run" ;;
     esac
     if static_check "${scratch}/${name}" >/dev/null 2>&1; then
       bad "static checks miss a broken tree (${name})"
