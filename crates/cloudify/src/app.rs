@@ -117,7 +117,7 @@ impl App {
             .data_dir
             .join("secrets")
             .join(format!(".{name}.{}", std::process::id()));
-        cloudify_core::fsutil::write_private(&tmp, token.as_bytes())
+        write_new_private(&tmp, token.as_bytes())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         // hard_link fails when the file exists: never replace a token another process handed out.
         let linked = std::fs::hard_link(&tmp, &path);
@@ -125,12 +125,27 @@ impl App {
         match linked {
             Ok(()) => Ok(Secret::new(token)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                read_secret(&self.data_dir, name)
-                    .with_context(|| format!("{} is empty", path.display()))
+                read_secret(&self.data_dir, name).with_context(|| {
+                    format!("{} is empty: delete it to get a new one", path.display())
+                })
             }
             Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
         }
     }
+}
+
+/// Writes a fresh file (0600) of this process's own name, complete on disk before it is linked.
+fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path); // left by a crashed process with the same pid
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
 }
 
 /// File name of the admin token under `secrets/`.
