@@ -19,6 +19,7 @@ pub mod adapter;
 pub mod binding;
 pub mod i18n;
 pub mod links;
+pub mod names;
 pub mod outbox;
 pub mod output;
 pub mod rate_window;

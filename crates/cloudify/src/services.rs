@@ -2,11 +2,12 @@
 
 use crate::app::{App, read_secret};
 use async_trait::async_trait;
-use cloudify_core::Secret;
 use cloudify_core::config::WebTerminalKind;
 use cloudify_core::i18n::Lang;
 use cloudify_core::output::Output;
 use cloudify_core::services::{QrImages, ServiceError, WebTerminal};
+use cloudify_core::{EnvVars, Secret};
+use std::path::PathBuf;
 
 pub struct QrPng;
 
@@ -17,22 +18,36 @@ impl QrImages for QrPng {
 }
 
 /// `/web`: the terminal link from `web_terminal.public_url`; credentials (from
-/// `/data/secrets`) only in private chats.
+/// `/data/secrets`, read on each request so a rotation shows at once) only in private chats.
 pub struct WebTerminalLink {
     url: String,
     kind: WebTerminalKind,
-    user: Option<Secret>,
-    password: Option<Secret>,
+    data_dir: PathBuf,
+    /// s6's live service directory, when the terminal runs under s6 (`svc-ttyd` in it).
+    services: Option<PathBuf>,
 }
 
 impl WebTerminalLink {
-    pub fn new(app: &App) -> Self {
+    pub fn new(app: &App, env: &EnvVars) -> Self {
         Self {
             url: app.config.web_terminal.public_url.clone(),
             kind: app.config.web_terminal.kind,
-            user: read_secret(&app.data_dir, "ttyd_user"),
-            password: read_secret(&app.data_dir, "ttyd_password"),
+            data_dir: app.data_dir.clone(),
+            services: crate::proxy::s6_services(env, "svc-ttyd"),
         }
+    }
+
+    /// Writes new random credentials to `secrets/ttyd_user` and `secrets/ttyd_password`
+    /// (0600, atomic). Returns them for tests.
+    pub fn write_new_credentials(&self) -> std::io::Result<(Secret, Secret)> {
+        let mut raw = [0u8; 20];
+        crate::app::rand_fill(&mut raw);
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let (user, password) = (format!("cloudify-{}", &hex[..6]), hex[6..].to_string());
+        let secrets = self.data_dir.join("secrets");
+        cloudify_core::fsutil::write_private(&secrets.join("ttyd_user"), user.as_bytes())?;
+        cloudify_core::fsutil::write_private(&secrets.join("ttyd_password"), password.as_bytes())?;
+        Ok((Secret::new(user), Secret::new(password)))
     }
 }
 
@@ -54,7 +69,9 @@ impl WebTerminal for WebTerminalLink {
             l.pick("网页终端", "Web terminal"),
             self.url
         );
-        match (private, &self.user, &self.password) {
+        let user = read_secret(&self.data_dir, "ttyd_user");
+        let password = read_secret(&self.data_dir, "ttyd_password");
+        match (private, &user, &password) {
             (true, Some(u), Some(p)) => {
                 text.push_str(&format!(
                     "\n{}: {} / {}",
@@ -73,6 +90,20 @@ impl WebTerminal for WebTerminalLink {
             )),
         }
         Ok(Output::plain(text))
+    }
+
+    async fn rotate(&self) -> Result<(), ServiceError> {
+        self.write_new_credentials().map_err(|e| {
+            ServiceError::Failed(format!("cannot write the terminal credentials: {e}"))
+        })?;
+        match &self.services {
+            Some(dir) => crate::proxy::restart(&dir.join("svc-ttyd")),
+            None => tracing::warn!(
+                "web terminal credentials rotated; not under s6, so restart the terminal yourself for them to take effect"
+            ),
+        }
+        tracing::info!("web terminal credentials rotated");
+        Ok(())
     }
 
     async fn switch(&self, kind: &str, l: Lang) -> Result<Output, ServiceError> {

@@ -110,6 +110,8 @@ pub struct WebTerminalConfig {
     pub kind: WebTerminalKind,
     pub port: u16,
     pub public_url: String,
+    /// `/web` for members too; by default only the owner gets the terminal.
+    pub members: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +200,7 @@ impl Default for WebTerminalConfig {
             kind: WebTerminalKind::Ttyd,
             port: 7681,
             public_url: String::new(),
+            members: false,
         }
     }
 }

@@ -450,7 +450,8 @@ impl Router {
     }
 
     /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
-    /// `quiet`, who gets their own reply). Returns who was removed.
+    /// `quiet`, who gets their own reply), new web-terminal credentials. Bans stay.
+    /// Returns who was removed.
     pub async fn reset_qr(
         &self,
         inst: &crate::store::Instance,
@@ -459,6 +460,9 @@ impl Router {
         let id = inst.id;
         let (_, kicked) = self.store.call(move |s| s.reset_qr(id)).await?;
         tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
+        if let Err(e) = self.services.terminal.rotate().await {
+            tracing::warn!(error = %e, "could not rotate the web terminal's credentials");
+        }
         for key in kicked.iter().filter(|k| Some(*k) != quiet) {
             let k = key.clone();
             if let Some(user) = self.store.call(move |s| s.user(&k)).await? {

@@ -69,6 +69,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (platform, update_id)
     );
     ",
+    // 2: users an owner removed with /kick; they cannot bind again until /unban
+    r"
+    CREATE TABLE bans (
+        platform     TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        instance_id  TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        banned_at    INTEGER NOT NULL,
+        PRIMARY KEY (platform, user_id, instance_id)
+    );
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
