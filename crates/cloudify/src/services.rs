@@ -130,3 +130,123 @@ fn which(bin: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(bin).is_file()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    fn link(data_dir: &Path) -> WebTerminalLink {
+        WebTerminalLink {
+            url: "https://dev.example.com".into(),
+            kind: WebTerminalKind::Ttyd,
+            data_dir: data_dir.to_path_buf(),
+            services: None,
+        }
+    }
+
+    fn text(o: Output) -> String {
+        match o {
+            Output::Plain { text } => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What svc-ttyd's run script does on every (re)start: read the two secrets and start
+    /// the terminal with them (here the s6 harness's ttyd stand-in, which checks Basic auth
+    /// as ttyd does).
+    fn start_terminal(data_dir: &Path, port: u16) -> Child {
+        let user = read_secret(data_dir, "ttyd_user").unwrap();
+        let pass = read_secret(data_dir, "ttyd_password").unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/s6/fake_ttyd.py");
+        Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--writable", "--check-origin"])
+            .args([
+                "--credential",
+                &format!("{}:{}", user.expose(), pass.expose()),
+            ])
+            .arg("true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the ttyd stand-in")
+    }
+
+    async fn status(port: u16, user: &str, pass: &str) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/"))
+                .basic_auth(user, Some(pass))
+                .send()
+                .await;
+            match r {
+                Ok(r) => return r.status().as_u16(),
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("terminal never answered: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_replaces_the_credentials_and_the_old_ones_get_401_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::write(secrets.join("ttyd_user"), "cloudify\n").unwrap();
+        std::fs::write(secrets.join("ttyd_password"), "old-password-1234\n").unwrap();
+        let t = link(dir.path());
+        let before = text(t.describe(true, Lang::En).await.unwrap());
+        assert!(before.contains("cloudify / old-password-1234"), "{before}");
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut ttyd = start_terminal(dir.path(), port);
+        assert_eq!(status(port, "cloudify", "old-password-1234").await, 200);
+
+        t.rotate().await.unwrap();
+        let user = read_secret(dir.path(), "ttyd_user").unwrap();
+        let pass = read_secret(dir.path(), "ttyd_password").unwrap();
+        assert_ne!(pass.expose(), "old-password-1234");
+        assert!(pass.expose().len() >= 20);
+        for f in ["ttyd_user", "ttyd_password"] {
+            let mode = std::fs::metadata(secrets.join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+        let after = text(t.describe(true, Lang::En).await.unwrap());
+        assert!(!after.contains("old-password-1234"), "{after}");
+        assert!(after.contains(&format!("{} / {}", user.expose(), pass.expose())));
+        let group = text(t.describe(false, Lang::En).await.unwrap());
+        assert!(!group.contains(pass.expose()), "never in a group: {group}");
+
+        // What `s6-svc -r svc-ttyd` does: the run script starts the terminal again.
+        let _ = ttyd.kill();
+        let _ = ttyd.wait();
+        let mut ttyd = start_terminal(dir.path(), port);
+        assert_eq!(status(port, user.expose(), pass.expose()).await, 200);
+        assert_eq!(status(port, "cloudify", "old-password-1234").await, 401);
+        let _ = ttyd.kill();
+        let _ = ttyd.wait();
+
+        t.rotate().await.unwrap();
+        assert_ne!(
+            read_secret(dir.path(), "ttyd_password").unwrap().expose(),
+            pass.expose(),
+            "every rotation is new"
+        );
+    }
+}
