@@ -20,7 +20,8 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
         });
     }
     let instances = ctx.router.store.call(|s| s.instances()).await?;
-    let verified = binding::parse(code).and_then(|c| binding::verify(&c, &instances));
+    let issue = ctx.router.config.bind_issue(ctx.router.now());
+    let verified = binding::parse(code).and_then(|c| binding::verify_at(&c, &instances, issue));
     let instance_id = match verified {
         Ok(id) => id,
         Err(reason) => {
@@ -93,14 +94,15 @@ pub(super) async fn qr(
 
 /// The binding QR of an instance as an image (or one sentence when it cannot be drawn).
 pub(super) fn qr_image(router: &crate::router::Router, inst: &Instance, l: Lang) -> Output {
-    let code = binding::dingtalk_code(inst);
+    let issue = router.config.bind_issue(router.now());
+    let code = binding::dingtalk_code_at(inst, issue);
     let link = match router.telegram_bot() {
         Some(bot) => format!(
             "https://t.me/{bot}?start={}",
-            binding::deep_link_token(inst)
+            binding::deep_link_token_at(inst, issue)
         ),
         // Without Telegram the QR carries the long form, which `/bind` accepts too.
-        None => binding::long_payload(inst, "", router.now()),
+        None => binding::long_payload_at(inst, "", issue),
     };
     match router.services.qr.png(&link) {
         Ok(png) => Output::Image {

@@ -40,20 +40,18 @@ pub fn qr_target(app: &App, inst: &Instance) -> Result<(String, bool)> {
     if bot.is_none() && app.config.telegram_enabled() {
         bot = learn_bot_username(app);
     }
+    let issue = app.config.bind_issue(crate::app::now_secs());
     Ok(match bot {
         Some(bot) => (
             format!(
                 "https://t.me/{bot}?start={}",
-                binding::deep_link_token(inst)
+                binding::deep_link_token_at(inst, issue)
             ),
             true,
         ),
         None => {
             let endpoint = format!("http://{}", app.config.http.listen);
-            (
-                binding::long_payload(inst, &endpoint, crate::app::now_secs()),
-                false,
-            )
+            (binding::long_payload_at(inst, &endpoint, issue), false)
         }
     })
 }
@@ -104,10 +102,17 @@ pub fn print_qr(app: &App, inst: &Instance, extra_png: Option<&Path>) -> Result<
         );
         println!("binding payload. Send it with /bind:  /bind {target}");
     }
+    let issue = app.config.bind_issue(crate::app::now_secs());
     println!(
         "DingTalk 钉钉: send / 发送  /bind {}",
-        binding::dingtalk_code(inst)
+        binding::dingtalk_code_at(inst, issue)
     );
+    if issue.expires() {
+        println!(
+            "Valid for {} s (binding.code_ttl) / 有效期 {} 秒",
+            issue.ttl_secs, issue.ttl_secs
+        );
+    }
     println!("PNG: {}", saved.display());
     println!("Keep it private: anyone with this code can bind. / 请勿在群聊中分享。");
     Ok(())

@@ -253,3 +253,41 @@ async fn the_web_terminal_is_the_owners_unless_opened_to_members() {
     assert!(texts(&out)[0].contains("Only the instance owner"));
     assert_eq!(terminal.rotations.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn with_code_ttl_links_and_codes_from_qr_expire() {
+    let mut config = Config::default();
+    config.binding.code_ttl = 600;
+    let (w, _) = world_with_terminal(config).await;
+    let inst = w.instance("proj").await;
+    // The old-style link (from before code_ttl was set) is refused.
+    let out = w
+        .say(
+            "eve",
+            &format!("/start {}", binding::deep_link_token(&inst)),
+        )
+        .await;
+    assert!(texts(&out)[0].contains("invalid"), "{out:?}");
+    let now = w.router.now();
+    let issue = binding::Issue::new(now, 600);
+    let token = binding::deep_link_token_at(&inst, issue);
+    let code = binding::dingtalk_code_at(&inst, issue);
+    let out = w.say("alice", &format!("/start {token}")).await;
+    assert!(texts(&out)[0].contains("Bound to [proj]"), "{out:?}");
+    // /qr shows a stamped link.
+    let out = w.say("alice", "/qr").await;
+    match &out[0].1.body {
+        Output::Image { png, .. } => assert_eq!(
+            String::from_utf8(png.clone()).unwrap(),
+            format!("https://t.me/cloudify_test_bot?start={token}")
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Twenty-one minutes later neither the link nor the code binds anyone.
+    w.clock.0.fetch_add(21 * 60 * 1000, Ordering::SeqCst);
+    let out = w.say("bob", &format!("/start {token}")).await;
+    assert!(texts(&out)[0].contains("invalid"), "{out:?}");
+    let out = w.say("carol", &format!("/bind {code}")).await;
+    assert!(texts(&out)[0].contains("invalid"), "{out:?}");
+    assert_eq!(members(&w, inst.id).await, ["alice"]);
+}
