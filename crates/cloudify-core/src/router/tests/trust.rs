@@ -291,3 +291,49 @@ async fn with_code_ttl_links_and_codes_from_qr_expire() {
     assert!(texts(&out)[0].contains("invalid"), "{out:?}");
     assert_eq!(members(&w, inst.id).await, ["alice"]);
 }
+
+/// A platform file that counts its downloads.
+struct CountingFile(AtomicU64);
+
+#[async_trait]
+impl crate::adapter::FetchFile for CountingFile {
+    async fn fetch(&self) -> Result<crate::adapter::Fetched, String> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(crate::adapter::Fetched::File {
+            mime: "text/plain".into(),
+            bytes: b"hello".to_vec(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_file_is_downloaded_only_after_the_sender_is_known_to_be_bound() {
+    let w = World::new().await;
+    let inst = w.instance("proj").await;
+    let file = Arc::new(CountingFile(AtomicU64::new(0)));
+    let remote = || IncomingKind::Remote {
+        name: "notes.txt".into(),
+        caption: Some("read this".into()),
+        file: crate::adapter::RemoteFile(file.clone()),
+    };
+    w.router.handle(w.incoming("eve", remote(), false)).await;
+    w.router.handle(w.incoming("eve", remote(), true)).await;
+    assert_eq!(
+        file.0.load(Ordering::SeqCst),
+        0,
+        "an outsider's file is never fetched"
+    );
+    w.say(
+        "alice",
+        &format!("/start {}", binding::deep_link_token(&inst)),
+    )
+    .await;
+    w.router.handle(w.incoming("alice", remote(), false)).await;
+    assert_eq!(file.0.load(Ordering::SeqCst), 1);
+    let prompts = w.workspace.prompts.lock().unwrap();
+    assert!(matches!(
+        &prompts[0].2[..],
+        [PromptPart::Text(c), PromptPart::File { name, bytes, .. }]
+            if c == "read this" && name == "notes.txt" && bytes == b"hello"
+    ));
+}
