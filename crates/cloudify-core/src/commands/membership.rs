@@ -42,23 +42,36 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
     }
     ctx.router.bind_limiter().record_success(&ctx.user.key);
     let (key, now) = (ctx.user.key.clone(), ctx.router.now());
-    let bound = ctx
+    let approve = ctx.router.config.binding.approve_new_users;
+    let gate = ctx
         .router
         .store
         .call(move |s| {
+            let Some(inst) = s.instance(instance_id)? else {
+                return Ok(Gate::Gone);
+            };
             if s.is_banned(&key, instance_id)? {
-                return Ok(None);
+                return Ok(Gate::Banned);
             }
-            let o = s.bind(&key, instance_id, now)?;
-            Ok(Some((o, s.instance(instance_id)?)))
+            // The first binder becomes the owner; later newcomers wait when asked to.
+            if approve
+                && s.binding(&key, instance_id)?.is_none()
+                && !s.members(instance_id)?.is_empty()
+            {
+                s.add_pending(&key, instance_id, now)?;
+                return Ok(Gate::Waiting(inst));
+            }
+            Ok(Gate::Bound(s.bind(&key, instance_id, now)?, inst))
         })
         .await?;
-    let Some((outcome, inst)) = bound else {
-        tracing::info!(user = %ctx.user.key, "binding refused: banned by the owner");
-        return Ok(ctx.say(i18n::banned(l)));
-    };
-    let Some(inst) = inst else {
-        return Ok(ctx.say(i18n::bind_invalid(l)));
+    let (outcome, inst) = match gate {
+        Gate::Bound(o, i) => (o, i),
+        Gate::Waiting(i) => return super::approval::ask_owner(ctx, &i).await,
+        Gate::Banned => {
+            tracing::info!(user = %ctx.user.key, "binding refused: banned by the owner");
+            return Ok(ctx.say(i18n::banned(l)));
+        }
+        Gate::Gone => return Ok(ctx.say(i18n::bind_invalid(l))),
     };
     tracing::info!(user = %ctx.user.key, instance = %inst.name, role = ?outcome.role, "user bound");
     if !outcome.newly_bound {
@@ -79,6 +92,14 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
     // The welcome carries the instance status, so the user sees at once whether it works.
     out.extend(super::agent::status(ctx, &inst).await?);
     Ok(out)
+}
+
+/// What a verified credential leads to.
+enum Gate {
+    Bound(crate::store::BindOutcome, Instance),
+    Waiting(Instance),
+    Banned,
+    Gone,
 }
 
 pub(super) async fn qr(

@@ -4,6 +4,7 @@
 
 mod access;
 mod agent;
+mod approval;
 mod membership;
 mod parse;
 mod settings;
@@ -131,6 +132,8 @@ async fn run_bound(
         Command::ResetQr => membership::reset_qr(ctx, &inst).await,
         Command::Kick(who) => access::kick(ctx, &inst, &who).await,
         Command::Unban(who) => access::unban(ctx, &inst, &who).await,
+        Command::ApproveUser(who) => approval::decide(ctx, &inst, &who, true).await,
+        Command::RejectUser(who) => approval::decide(ctx, &inst, &who, false).await,
         Command::Qr => membership::qr(ctx, &inst).await,
         Command::Sessions(pick) => agent::sessions(ctx, &inst, pick.as_deref()).await,
         Command::New => agent::new_session(ctx, &inst).await,

@@ -154,7 +154,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Commands that buttons send; not in the menu.
-const HIDDEN: &[&str] = &["approve", "answer", "file-too-large"];
+const HIDDEN: &[&str] = &[
+    "approve",
+    "answer",
+    "file-too-large",
+    "approve-user",
+    "reject-user",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PermissionReply {
@@ -194,6 +200,10 @@ pub enum Command {
     Kick(String),
     /// `/unban <user>`: lifts the ban `/kick` recorded.
     Unban(String),
+    /// `/approve_user <platform:id>` (the owner's button under a waiting binder).
+    ApproveUser(String),
+    /// `/reject_user <platform:id>`.
+    RejectUser(String),
     Qr,
     /// `/sessions` lists; `/sessions <id>` picks (what the buttons send).
     Sessions(Option<String>),
@@ -238,6 +248,8 @@ fn usage_of(name: &str) -> &'static str {
     match name {
         "approve" => "/approve <id> once|always|reject",
         "answer" => "/answer <id> <option number>|reject",
+        "approve-user" => "/approve_user <platform:id>",
+        "reject-user" => "/reject_user <platform:id>",
         _ => COMMANDS
             .iter()
             .find(|c| c.name == name)
@@ -278,6 +290,8 @@ pub fn parse(text: &str) -> Option<Result<Command, ParseError>> {
         "reset-qr" => Ok(Command::ResetQr),
         "kick" => need(arg).map(Command::Kick),
         "unban" => need(arg).map(Command::Unban),
+        "approve-user" => need(arg).map(Command::ApproveUser),
+        "reject-user" => need(arg).map(Command::RejectUser),
         "qr" => Ok(Command::Qr),
         "sessions" => Ok(Command::Sessions(arg)),
         "new" => Ok(Command::New),

@@ -82,3 +82,55 @@ pub fn web_rotated(l: Lang) -> String {
     )
     .to_string()
 }
+
+pub fn waiting_for_approval(l: Lang, instance: &str) -> String {
+    match l {
+        Lang::Zh => format!("⏳ 绑定码有效。[{instance}] 需要所有者批准新用户，请等待所有者批准。"),
+        Lang::En => format!(
+            "⏳ The code is valid. New users of [{instance}] need the owner's approval; waiting for the owner."
+        ),
+    }
+}
+
+pub fn approval_request(l: Lang, who: &str, instance: &str) -> String {
+    match l {
+        Lang::Zh => format!("🙋 {who} 想绑定 [{instance}]。批准吗？"),
+        Lang::En => format!("🙋 {who} wants to bind to [{instance}]. Approve?"),
+    }
+}
+
+pub fn approve_button(l: Lang) -> &'static str {
+    l.pick("✅ 批准", "✅ Approve")
+}
+
+pub fn reject_button(l: Lang) -> &'static str {
+    l.pick("⛔ 拒绝", "⛔ Reject")
+}
+
+pub fn user_approved(l: Lang, who: &str) -> String {
+    match l {
+        Lang::Zh => format!("✅ 已批准 {who}。"),
+        Lang::En => format!("✅ {who} was approved."),
+    }
+}
+
+pub fn user_rejected(l: Lang, who: &str) -> String {
+    match l {
+        Lang::Zh => format!("⛔ 已拒绝 {who}。"),
+        Lang::En => format!("⛔ {who} was rejected."),
+    }
+}
+
+pub fn you_were_rejected(l: Lang, instance: &str) -> String {
+    match l {
+        Lang::Zh => format!("⛔ 所有者拒绝了你绑定 [{instance}] 的请求。"),
+        Lang::En => format!("⛔ The owner declined your request to bind to [{instance}]."),
+    }
+}
+
+pub fn nobody_waiting(l: Lang, who: &str) -> String {
+    match l {
+        Lang::Zh => format!("❓ {who} 没有在等待批准。"),
+        Lang::En => format!("❓ {who} is not waiting for approval."),
+    }
+}

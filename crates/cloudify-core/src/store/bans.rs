@@ -1,5 +1,6 @@
 //! Bans: who an owner removed with `/kick`. A banned user cannot bind to that instance again,
 //! with any link or code, until the owner sends `/unban`. `/reset-qr` does not lift bans.
+//! Also the binders waiting for the owner's approval (`binding.approve_new_users`).
 
 use super::users::platform_col;
 use super::{Result, Store};
@@ -63,5 +64,28 @@ impl Store {
             [instance.to_string()],
             |r| r.get(0),
         )?)
+    }
+
+    /// Records that `key` waits for the owner's approval to bind to `instance`.
+    pub fn add_pending(&mut self, key: &UserKey, instance: Uuid, now: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pending_bindings (platform, user_id, instance_id, asked_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                key.platform.as_str(),
+                key.user_id,
+                instance.to_string(),
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a waiting binder; `false` when they were not waiting.
+    pub fn take_pending(&mut self, key: &UserKey, instance: Uuid) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM pending_bindings WHERE platform = ?1 AND user_id = ?2 AND instance_id = ?3",
+            params![key.platform.as_str(), key.user_id, instance.to_string()],
+        )? > 0)
     }
 }

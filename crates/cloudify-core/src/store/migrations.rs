@@ -78,6 +78,14 @@ const MIGRATIONS: &[&str] = &[
         banned_at    INTEGER NOT NULL,
         PRIMARY KEY (platform, user_id, instance_id)
     );
+    -- binding.approve_new_users: who waits for the owner's approval
+    CREATE TABLE pending_bindings (
+        platform     TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        instance_id  TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        asked_at     INTEGER NOT NULL,
+        PRIMARY KEY (platform, user_id, instance_id)
+    );
     ",
 ];
 

@@ -337,3 +337,80 @@ async fn a_file_is_downloaded_only_after_the_sender_is_known_to_be_bound() {
             if c == "read this" && name == "notes.txt" && bytes == b"hello"
     ));
 }
+
+#[tokio::test]
+async fn with_approve_new_users_a_newcomer_waits_for_the_owners_button() {
+    let mut config = Config::default();
+    config.binding.approve_new_users = true;
+    let (w, _) = world_with_terminal(config).await;
+    let inst = w.instance("proj").await;
+    let token = binding::deep_link_token(&inst);
+    let out = w.say("alice", &format!("/start {token}")).await;
+    assert!(
+        texts(&out)[0].contains("owner"),
+        "the first binder owns it: {out:?}"
+    );
+    let out = w.say("bob", &format!("/start {token}")).await;
+    assert!(
+        to(&out, "bob")[0].contains("waiting for the owner"),
+        "{out:?}"
+    );
+    assert_eq!(members(&w, inst.id).await, ["alice"]);
+    let (approve, reject) = match &out
+        .iter()
+        .find(|(c, _)| c.chat_id == "alice")
+        .unwrap()
+        .1
+        .body
+    {
+        Output::Prompt(p) => {
+            assert!(
+                p.text.contains("@bob wants to bind to [proj]"),
+                "{}",
+                p.text
+            );
+            (
+                p.buttons[0][0].command.clone(),
+                p.buttons[0][1].command.clone(),
+            )
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(approve, "/approve_user telegram:bob");
+    // Nobody but the owner decides; bob is still out.
+    let out = w.say("bob", &approve).await;
+    assert!(texts(&out)[0].contains("not bound"), "{out:?}");
+    let press = |cmd: &str| {
+        w.incoming(
+            "alice",
+            IncomingKind::Button {
+                command: cmd.into(),
+            },
+            false,
+        )
+    };
+    w.router.handle(press(&approve)).await;
+    w.outbox.flush().await;
+    assert_eq!(members(&w, inst.id).await, ["alice", "bob"]);
+    let bob = texts(
+        &w.adapter
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| c.chat_id == "bob")
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    assert!(bob.iter().any(|t| t.contains("Bound to [proj]")), "{bob:?}");
+    // A second press finds nobody waiting.
+    let out = w.say("alice", &approve).await;
+    assert!(texts(&out)[0].contains("not waiting"));
+
+    let out = w.say("carol", &format!("/start {token}")).await;
+    assert!(to(&out, "carol")[0].contains("waiting"));
+    let out = w.say("alice", &reject.replace("bob", "carol")).await;
+    assert!(to(&out, "carol")[0].contains("declined"), "{out:?}");
+    assert!(to(&out, "alice")[0].contains("rejected"));
+    assert_eq!(members(&w, inst.id).await, ["alice", "bob"]);
+}
