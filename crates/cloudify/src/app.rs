@@ -54,12 +54,12 @@ impl App {
             if !s.instances()?.is_empty() {
                 return Ok(());
             }
+            // The directory's base name, folded to the naming rule (`My Project` → `my-project`).
             let name = Path::new(&dir)
                 .file_name()
                 .and_then(|n| n.to_str())
-                .filter(|n| !n.is_empty())
-                .unwrap_or("opencode")
-                .to_string();
+                .and_then(cloudify_core::names::sanitize)
+                .unwrap_or_else(|| "opencode".into());
             let new = NewInstance {
                 name,
                 url,
@@ -78,7 +78,7 @@ impl App {
         match name {
             Some(n) => all
                 .into_iter()
-                .find(|i| i.name == n)
+                .find(|i| i.name == n || cloudify_core::names::check(n).is_ok_and(|f| f == i.name))
                 .with_context(|| format!("no instance named `{n}` (see `cloudify instance list`)")),
             None => all
                 .into_iter()
@@ -151,7 +151,7 @@ fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// File name of the admin token under `secrets/`.
 pub const ADMIN_TOKEN_FILE: &str = "admin_token";
 
-fn rand_fill(buf: &mut [u8]) {
+pub fn rand_fill(buf: &mut [u8]) {
     // The core crate already depends on rand; reuse its signing-key generator's source.
     let key = cloudify_core::store::SigningKey::generate();
     for (i, b) in buf.iter_mut().enumerate() {

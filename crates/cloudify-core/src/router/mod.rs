@@ -2,6 +2,7 @@
 //! their language, replays what they missed, runs commands, forwards prompts of bound users
 //! to their active instance, and fans output out to every user bound to an instance.
 
+mod attachments;
 mod backlog;
 mod limits;
 mod presence;
@@ -23,6 +24,7 @@ use crate::services::{
     PromptPart, ProxyControl, QrImages, Sender, ServiceError, WebTerminal, Workspace,
 };
 use crate::store::{SeenUser, SharedStore, StoreError, User};
+use attachments::fetch_attachment;
 use limits::ActionLimiter;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -200,7 +202,7 @@ impl Router {
         let text = match &inc.kind {
             IncomingKind::Text(t) => Some(t.as_str()),
             IncomingKind::Button { command } => Some(command.as_str()),
-            IncomingKind::File { .. } => None,
+            IncomingKind::File { .. } | IncomingKind::Remote { .. } => None,
         };
         if let Some(parsed) = text.and_then(commands::parse) {
             let ctx = CommandContext {
@@ -235,7 +237,11 @@ impl Router {
             self.reply(&inc.chat, Output::plain(i18n::bind_instructions(lang)));
             return Ok(());
         };
-        let parts = match &inc.kind {
+        // Only now, with the sender known to be bound, is a file downloaded.
+        let Some(kind) = fetch_attachment(self, inc, lang).await else {
+            return Ok(());
+        };
+        let parts = match &*kind {
             IncomingKind::Text(t) | IncomingKind::Button { command: t } => {
                 if t.trim().is_empty() {
                     return Ok(());
@@ -262,6 +268,7 @@ impl Router {
                     vec![PromptPart::Text(t.clone())]
                 }
             }
+            IncomingKind::Remote { .. } => return Ok(()), // fetched above
             IncomingKind::File {
                 name,
                 mime,
@@ -450,7 +457,8 @@ impl Router {
     }
 
     /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
-    /// `quiet`, who gets their own reply). Returns who was removed.
+    /// `quiet`, who gets their own reply), new web-terminal credentials. Bans stay.
+    /// Returns who was removed.
     pub async fn reset_qr(
         &self,
         inst: &crate::store::Instance,
@@ -459,6 +467,9 @@ impl Router {
         let id = inst.id;
         let (_, kicked) = self.store.call(move |s| s.reset_qr(id)).await?;
         tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
+        if let Err(e) = self.services.terminal.rotate().await {
+            tracing::warn!(error = %e, "could not rotate the web terminal's credentials");
+        }
         for key in kicked.iter().filter(|k| Some(*k) != quiet) {
             let k = key.clone();
             if let Some(user) = self.store.call(move |s| s.user(&k)).await? {

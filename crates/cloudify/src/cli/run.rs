@@ -60,7 +60,7 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     let relay = crate::relay::Relay::new(app.store.clone(), config.clone());
     let services = Services {
         workspace: Arc::new(crate::relay::OpenCodeWorkspace(relay.clone())),
-        terminal: Arc::new(services::WebTerminalLink::new(&app)),
+        terminal: Arc::new(services::WebTerminalLink::new(&app, env)),
         proxy: Arc::new(crate::proxy::ProxySettings::new(&app, env)),
         qr: Arc::new(services::QrPng),
     };
@@ -162,19 +162,16 @@ fn spawn_adapter(
     });
 }
 
-/// The QR goes to the log (and /data/qr) until someone has bound.
+/// The QR goes to the log (and /data/qr) only while nobody owns the instance: once bound, a
+/// link in the log would let anyone who reads it (a hosting dashboard) join.
 fn print_qr_on_first_start(app: &App) {
     let Ok(instances) = app.store.call_now(|s| s.instances()) else {
         return;
     };
     for inst in instances {
-        let id = inst.id;
-        let bound = app
-            .store
-            .call_now(move |s| s.members(id))
-            .map(|m| !m.is_empty())
-            .unwrap_or(true);
-        if !bound && let Err(e) = crate::cli::qr::print_qr(app, &inst, None) {
+        if !crate::cli::qr::has_owner(app, &inst)
+            && let Err(e) = crate::cli::qr::print_qr(app, &inst, None)
+        {
             tracing::warn!(error = %e, "could not print the QR code");
         }
     }

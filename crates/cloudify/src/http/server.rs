@@ -104,7 +104,15 @@ async fn find_instance(
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     match name {
-        Some(n) => all.into_iter().find(|i| i.name == n),
+        Some(n) => {
+            // An old database may hold a name from before the naming rule: exact match first.
+            let wanted = match cloudify_core::names::check(&n) {
+                Ok(folded) => folded,
+                Err(_) if all.iter().any(|i| i.name == n) => n,
+                Err(e) => return Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
+            };
+            all.into_iter().find(|i| i.name == wanted)
+        }
         None => all.into_iter().next(),
     }
     .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such instance"))
