@@ -30,8 +30,12 @@ pub use adapter::{
     RemoteFile,
 };
 pub use output::{Button, Envelope, Output, Progress, Prompt};
+pub mod clock;
 pub mod commands;
+pub mod fanout;
 pub mod router;
 pub mod services;
 
-pub use router::{Clock, Router, Services, SystemClock};
+pub use clock::{Clock, SystemClock};
+pub use fanout::Fanout;
+pub use router::{Router, Services};

@@ -9,7 +9,6 @@ mod http;
 mod lanes;
 mod platforms;
 mod proxy;
-mod relay;
 mod render_cmd;
 mod services;
 mod telemetry;

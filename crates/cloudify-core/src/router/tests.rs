@@ -5,6 +5,7 @@ use crate::adapter::{Adapter, AdapterError, DeliveryError, IncomingSink, Platfor
 use crate::binding;
 use crate::commands::PermissionReply;
 use crate::config::Config;
+use crate::output::Envelope;
 use crate::services::{FileDiff, SessionSummary, Unavailable, WorkspaceStatus};
 use crate::store::{NewInstance, Store};
 use async_trait::async_trait;
