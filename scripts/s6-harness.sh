@@ -17,6 +17,14 @@
 #                        cloudify checks; it is not the product)
 #   OPENCODE_BIN         use this opencode binary instead of scripts/install-opencode.sh
 #   S6_HARNESS_KEEP=1    keep the temp dir (logs, data) after the run
+#   S6_HARNESS_TREE      run this s6-overlay/ tree instead of the checkout's (e.g. an older
+#                        version's, to see the trust checks fail on it)
+#
+# Run as root, the services run as two real accounts like the image's (s6h-cloudify for the bot,
+# s6h-opencode for OpenCode and ttyd; created once, kept), and the trust-boundary checks
+# (scripts/s6-harness-trust.sh) run: what the agent's account can read, what reaches its
+# environment, who may restart which service, init-data refusing planted links. Not as root,
+# everything runs as the caller and those checks are skipped.
 #
 # Debian bookworm has s6 and execline but no s6-rc and no s6-overlay, so the harness does what
 # s6-rc would do with the compiled tree: oneshots run in dependency order (`execlineb -P up`),
@@ -118,6 +126,13 @@ static_check() {
       edges+="${dep} ${svc}"$'\n'
     done
     edges+="${svc} ${svc}"$'\n'
+    # the agent's daemons start from an empty environment plus the allow-list, as its account
+    # (docs/SECURITY.md): never with the container's environment that with-contenv imports
+    # shellcheck disable=SC2016 # the pattern is the literal script text
+    if [[ -f "${dir}/run" ]] && grep -Eq '(^|[[:space:]])(opencode serve|ttyd|code-server)([[:space:]]|$)' "${dir}/run" \
+      && ! grep -q 'env -i "${AGENT_ENV\[@\]}".*"${AS_AGENT\[@\]}"' "${dir}/run"; then
+      err "${svc}: runs an agent daemon without 'env -i \"\${AGENT_ENV[@]}\" ... \"\${AS_AGENT[@]}\"'"
+    fi
     # scripts with a with-contenv shebang need a shellcheck shell directive (PACKAGING F4)
     for f in "${dir}/run" "${dir}/finish"; do
       if [[ -f "${f}" ]] && head -n 1 "${f}" | grep -q '^#!/command/' \
@@ -163,7 +178,7 @@ svc_type() { tr -d ' \n' <"${TREE}/s6-rc.d/$1/type"; }
 negative_static_checks() {
   local scratch name
   scratch="$(mktemp -d)"
-  for name in cycle unknown-dep no-run-bit no-type not-in-bundle; do
+  for name in cycle unknown-dep no-run-bit no-type not-in-bundle agent-full-env; do
     rm -rf "${scratch:?}/${name}"
     cp -a "${TREE}" "${scratch}/${name}"
     local s="${scratch}/${name}/s6-rc.d"
@@ -173,6 +188,8 @@ negative_static_checks() {
       no-run-bit) chmod -x "${s}/svc-opencode/run" ;;
       no-type) rm "${s}/svc-cloudify/type" ;;
       not-in-bundle) rm "${s}/user/contents.d/svc-ttyd" ;;
+      agent-full-env) # shellcheck disable=SC2016 # the literal script text
+        sed -i 's/env -i "${AGENT_ENV\[@\]}" //' "${s}/svc-opencode/run" ;;
     esac
     if static_check "${scratch}/${name}" >/dev/null 2>&1; then
       bad "static checks miss a broken tree (${name})"
@@ -217,7 +234,8 @@ leftover_pids() {
   local p
   for p in /proc/[0-9]*; do
     [[ "${p#/proc/}" == "$$" ]] && continue
-    if grep -qaz "^CLOUDIFY_DATA_DIR=${T}/data$" "${p}/environ" 2>/dev/null; then
+    # the agent's services get a scrubbed environment, but their HOME is under this run's data
+    if grep -qaz -e "^CLOUDIFY_DATA_DIR=${T}/data$" -e "^HOME=${T}/data/" "${p}/environ" 2>/dev/null; then
       printf '%s\n' "${p#/proc/}"
     fi
   done
@@ -299,6 +317,9 @@ oc_curl() {
 
 tg() { python3 "${FIXTURES}/tg_client.py" "http://127.0.0.1:${P_TG}" "$@"; }
 
+# shellcheck source=scripts/s6-harness-trust.sh
+. "${ROOT}/scripts/s6-harness-trust.sh"
+
 # ---------------------------------------------------------------------------------------------
 say "== static checks of ${TREE#"${ROOT}"/}/s6-rc.d"
 if out="$(static_check "${TREE}")"; then
@@ -362,7 +383,10 @@ fi
 # ---------------------------------------------------------------------------------------------
 say "== tree under test"
 T="$(mktemp -d /tmp/s6-harness.XXXXXX)"
-mkdir -p "${T}/etc" "${T}/command" "${T}/bin" "${T}/scan" "${T}/data"
+# Both accounts must pass through (as through the image's /), and find their programs in T/bin.
+chmod 0711 "${T}"
+mkdir "${T}/etc" "${T}/command" "${T}/bin" "${T}/scan" "${T}/data"
+chmod 0755 "${T}/etc" "${T}/command" "${T}/bin" "${T}/scan" "${T}/data"
 cp -a "${TREE}" "${T}/etc/s6-overlay"
 # Paths of the image -> paths of this run: the with-contenv shebang (s6-overlay's /command) and the
 # /etc/s6-overlay prefix (up files, sourced helpers).
@@ -374,11 +398,32 @@ done < <(find "${T}/etc/s6-overlay" -type f -print0)
 # already is the "container environment".
 printf '#!/bin/sh\nexec "$@"\n' >"${T}/command/with-contenv"
 chmod +x "${T}/command/with-contenv"
-ln -s "${OPENCODE}" "${T}/bin/opencode"
-ln -s "${FIXTURES}/fake_ttyd.py" "${T}/bin/ttyd"
+# Programs are copied (hard links when possible): the accounts may not reach the originals
+# (opencode lives under root's home).
+install_bin() { ln -f "$1" "${T}/bin/$2" 2>/dev/null || cp "$1" "${T}/bin/$2"; chmod 0755 "${T}/bin/$2"; }
+install_bin "${OPENCODE}" opencode
+install_bin "${FIXTURES}/fake_ttyd.py" ttyd
 # cloudify goes through the image's wrapper (docker/rootfs/usr/local/bin/cloudify), as in the image
 if [[ -n "${CLOUDIFY}" ]]; then
-  ln -s "${ROOT}/docker/rootfs/usr/local/bin/cloudify" "${T}/bin/cloudify"
+  install_bin "${CLOUDIFY}" cloudify-real
+  install_bin "${ROOT}/docker/rootfs/usr/local/bin/cloudify" cloudify
+fi
+
+# The image's two accounts (docs/SECURITY.md), when we can make them.
+BOT_ACCOUNT=""
+AGENT_ACCOUNT=""
+if [[ "$(id -u)" -eq 0 ]]; then
+  ensure_account() {
+    id "$1" >/dev/null 2>&1 && return 0
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$1" 2>/dev/null || id "$1" >/dev/null 2>&1 # a parallel run won
+  }
+  if ensure_account s6h-cloudify && ensure_account s6h-opencode; then
+    BOT_ACCOUNT=s6h-cloudify
+    AGENT_ACCOUNT=s6h-opencode
+  else
+    bad "could not create the accounts s6h-cloudify and s6h-opencode (useradd)"
+  fi
 fi
 
 P_OC="$(free_port)"
@@ -392,7 +437,10 @@ FAKE_PIDS+=($!)
 SVC_ENV=(
   "PATH=${T}/bin:/usr/lib/execline/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
   "CLOUDIFY_DATA_DIR=${T}/data"
-  "SVC_USER="
+  "BOT_USER=${BOT_ACCOUNT}"
+  "AGENT_USER=${AGENT_ACCOUNT}"
+  # the one account of older trees (S6_HARNESS_TREE): the bot's
+  "SVC_USER=${BOT_ACCOUNT}"
   "CONTAINER_WIZARD=off"
   "OPENCODE_URL=http://127.0.0.1:${P_OC}"
   "CLOUDIFY_HTTP_LISTEN=127.0.0.1:${P_CF}"
@@ -404,10 +452,23 @@ SVC_ENV=(
   "OPENCODE_DISABLE_AUTOUPDATE=1"
   "RUST_LOG=info"
   "LANG=C.UTF-8"
+  # Secrets of the bot given to the container: they must never reach the agent. DingTalk points
+  # at a closed port (the bot keeps retrying it; the checks only need the secret in the env).
+  "DINGTALK_APP_KEY=dingS6hAppKey01"
+  "DINGTALK_APP_SECRET=${S6H_DINGTALK_SECRET}"
+  "DINGTALK_API_URL=http://127.0.0.1:9"
+  "DINGTALK_OAPI_URL=http://127.0.0.1:9"
+  "CLOUDIFY_S6H_CANARY=${S6H_CANARY}"
+  # A model key: it must reach OpenCode (and the terminal), not the bot. One variable the
+  # operator allows, one nobody allows.
+  "ANTHROPIC_API_KEY=${S6H_MODEL_KEY}"
+  "OPENCODE_ENV_ALLOW=S6H_ALLOWED_*"
+  "S6H_ALLOWED_VAR=allowed-by-the-operator"
+  "S6H_NOT_ALLOWED=${S6H_NOT_ALLOWED}"
 )
 if [[ "${MODE}" != "off" ]]; then
-  SVC_ENV+=("CLOUDIFY_REAL_BIN=${CLOUDIFY}")
-  SVC_ENV+=("TELEGRAM_TOKEN=123456789:AAH-s6-harness-fake-token-000000000")
+  SVC_ENV+=("CLOUDIFY_REAL_BIN=${T}/bin/cloudify-real")
+  SVC_ENV+=("TELEGRAM_TOKEN=${S6H_TG_TOKEN}")
 fi
 say "   ${T}: opencode :${P_OC}, cloudify :${P_CF}, ttyd :${P_TT}, fake Bot API :${P_TG}"
 
@@ -418,14 +479,21 @@ for svc in "${ORDER[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+if [[ -n "${AGENT_ACCOUNT}" ]]; then
+  say "== /data as an older version left it (one account, 0644 files)"
+  trust_seed_old_layout
+fi
+
 say "== oneshots (s6-rc: execlineb -P up, in dependency order)"
 for svc in "${ORDER[@]}"; do
   [[ "$(svc_type "${svc}")" == "oneshot" ]] || continue
   t0=$(now_ms)
   if env -i "${SVC_ENV[@]}" execlineb -P "${T}/etc/s6-overlay/s6-rc.d/${svc}/up" \
-    </dev/null >>"${T}/svscan.log" 2>&1; then
+    </dev/null >"${T}/${svc}.log" 2>&1; then
+    cat "${T}/${svc}.log" >>"${T}/svscan.log"
     ok "${svc}: up exited 0 in $(since_s "${t0}") s"
   else
+    cat "${T}/${svc}.log" >>"${T}/svscan.log"
     abort "${svc}: up failed (a stage-2 failure: the container would stop)"
   fi
 done
@@ -437,7 +505,7 @@ for d in cache/rendered qr secrets opencode/config opencode/data opencode/state 
 done
 ok "layout: cache/rendered qr secrets opencode/{home,config,data,state,cache} workspace"
 [[ "$(stat -c %a "${T}/data/secrets")" == "700" ]] && ok "secrets/ is 0700" || bad "secrets/ is $(stat -c %a "${T}/data/secrets")"
-for s in ttyd_user ttyd_password notify_token opencode_password; do
+for s in ttyd_user ttyd_password notify_token admin_token opencode_password; do
   f="${T}/data/secrets/${s}"
   if [[ -s "${f}" && "$(stat -c %a "${f}")" == "600" ]]; then ok "secrets/${s}: present, 0600"; else bad "secrets/${s}: missing or not 0600"; fi
 done
@@ -446,6 +514,14 @@ env -i "${SVC_ENV[@]}" execlineb -P "${T}/etc/s6-overlay/s6-rc.d/init-data/up" <
   && [[ "$(cat "${T}/data/secrets/ttyd_password")" == "${before}" ]] \
   && ok "init-data is idempotent (second run keeps the secrets)" \
   || bad "init-data second run changed or failed"
+trust_check_no_link_in_log
+if [[ -n "${AGENT_ACCOUNT}" ]]; then
+  say "== who owns what after init-data (two accounts; an older version's files fixed)"
+  trust_check_layout
+  trust_check_planted_links
+else
+  skipped "accounts, modes and planted links (run as root to check them)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 say "== longruns under s6-svscan"
@@ -622,6 +698,15 @@ if [[ ${CLOUDIFY_ON} -eq 1 ]]; then
       bad "/status: bound reply missing the OpenCode version or same as unbound (bound='${BOUND_REPLY:0:120}')"
     fi
   fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [[ -n "${AGENT_ACCOUNT}" ]]; then
+  say "== trust boundary (as the agent's account; /proc/<pid>/environ)"
+  trust_check_boundary
+  trust_check_restart_rights
+else
+  skipped "trust boundary checks (run as root: they need two accounts)"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -112,6 +112,47 @@ pub enum IncomingKind {
         bytes: Vec<u8>,
         caption: Option<String>,
     },
+    /// A photo or document not downloaded yet: the router fetches it only once it knows the
+    /// sender is bound, so an outsider's file (up to 20 MB) is never downloaded.
+    Remote {
+        name: String,
+        caption: Option<String>,
+        file: RemoteFile,
+    },
+}
+
+/// What a [`RemoteFile`] fetch gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    File {
+        mime: String,
+        bytes: Vec<u8>,
+    },
+    /// Over the platform's download limit (the size seen, when known).
+    TooLarge(u64),
+}
+
+/// Downloads one user file from the platform.
+#[async_trait]
+pub trait FetchFile: Send + Sync {
+    /// A failure is described without secrets (file URLs can carry tokens).
+    async fn fetch(&self) -> Result<Fetched, String>;
+}
+
+/// A handle on a user's file at the platform; compared by identity.
+#[derive(Clone)]
+pub struct RemoteFile(pub std::sync::Arc<dyn FetchFile>);
+
+impl std::fmt::Debug for RemoteFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteFile(..)")
+    }
+}
+
+impl PartialEq for RemoteFile {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 pub type IncomingSink = mpsc::Sender<Incoming>;

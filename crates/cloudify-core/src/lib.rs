@@ -19,15 +19,23 @@ pub mod adapter;
 pub mod binding;
 pub mod i18n;
 pub mod links;
+pub mod names;
 pub mod outbox;
 pub mod output;
 pub mod rate_window;
 pub mod redact;
 
-pub use adapter::{Adapter, ChatRef, DeliveryError, Incoming, IncomingKind, PlatformLimits};
+pub use adapter::{
+    Adapter, ChatRef, DeliveryError, FetchFile, Fetched, Incoming, IncomingKind, PlatformLimits,
+    RemoteFile,
+};
 pub use output::{Button, Envelope, Output, Progress, Prompt};
+pub mod clock;
 pub mod commands;
+pub mod fanout;
 pub mod router;
 pub mod services;
 
-pub use router::{Clock, Router, Services, SystemClock};
+pub use clock::{Clock, SystemClock};
+pub use fanout::Fanout;
+pub use router::{Router, Services};

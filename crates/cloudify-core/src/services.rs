@@ -116,6 +116,8 @@ pub trait WebTerminal: Send + Sync + 'static {
         lang: crate::i18n::Lang,
     ) -> Result<Output, ServiceError>;
     async fn switch(&self, kind: &str, lang: crate::i18n::Lang) -> Result<Output, ServiceError>;
+    /// New credentials, and the terminal restarted so the old ones stop working.
+    async fn rotate(&self) -> Result<(), ServiceError>;
 }
 
 /// `/proxy set|status|disable`.
@@ -200,6 +202,9 @@ impl WebTerminal for Unavailable {
         Err(ServiceError::NotAvailable(self.0))
     }
     async fn switch(&self, _: &str, _: crate::i18n::Lang) -> Result<Output, ServiceError> {
+        Err(ServiceError::NotAvailable(self.0))
+    }
+    async fn rotate(&self) -> Result<(), ServiceError> {
         Err(ServiceError::NotAvailable(self.0))
     }
 }

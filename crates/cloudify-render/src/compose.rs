@@ -128,7 +128,7 @@ struct Painter<'a> {
 
 impl Painter<'_> {
     fn mask(&self, ch: char, face: Face, width: u8) -> std::sync::Arc<Mask> {
-        match self.ascii.get(ch, face) {
+        match self.ascii.get(self.fonts, ch, face) {
             Some(m) => m.clone(),
             None => self.fonts.mask(ch, face, width, &self.g.m),
         }

@@ -6,7 +6,7 @@
 //! glyphs actually used are ever touched.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, point};
 
@@ -50,14 +50,27 @@ pub(crate) struct Mask {
 const ASCII_FIRST: u32 = 0x20;
 const ASCII_COUNT: usize = 95;
 
-/// Masks for printable ASCII in all faces at one size: the lock-free fast path.
-pub(crate) struct AsciiMasks([Vec<Arc<Mask>>; 3]);
+/// Masks for printable ASCII in all faces at one size: the lock-free fast path. Each slot is
+/// rasterized on first use, so a 3-line render pays for the ~40 glyphs it shows, not all 285.
+pub(crate) struct AsciiMasks {
+    metrics: Metrics,
+    slots: [[OnceLock<Arc<Mask>>; ASCII_COUNT]; 3],
+}
 
 impl AsciiMasks {
+    fn new(metrics: Metrics) -> Self {
+        Self {
+            metrics,
+            slots: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+
+    /// The mask of a printable ASCII `ch`, or `None` for any other character.
     #[inline]
-    pub(crate) fn get(&self, ch: char, face: Face) -> Option<&Arc<Mask>> {
+    pub(crate) fn get(&self, fonts: &Fonts, ch: char, face: Face) -> Option<&Arc<Mask>> {
         let i = (ch as u32).checked_sub(ASCII_FIRST)? as usize;
-        self.0[face as usize].get(i)
+        let slot = self.slots[face as usize].get(i)?;
+        Some(slot.get_or_init(|| Arc::new(fonts.rasterize(ch, face, 1, &self.metrics))))
     }
 }
 
@@ -94,28 +107,17 @@ impl Fonts {
         })
     }
 
-    /// The ASCII table for this size, built on first use (~95×3 tiny rasterizations).
+    /// The ASCII table for this size (its glyphs are rasterized as pages use them).
     pub(crate) fn ascii(&self, m: &Metrics) -> Arc<AsciiMasks> {
         if let Some(t) = self.ascii.read().ok().and_then(|g| g.get(&m.em).cloned()) {
             return t;
         }
-        let build = |face: Face| -> Vec<Arc<Mask>> {
-            (0..ASCII_COUNT as u32)
-                .map(|i| {
-                    let ch = char::from_u32(ASCII_FIRST + i).unwrap_or(' ');
-                    Arc::new(self.rasterize(ch, face, 1, m))
-                })
-                .collect()
-        };
-        let table = Arc::new(AsciiMasks([
-            build(Face::Regular),
-            build(Face::Bold),
-            build(Face::Italic),
-        ]));
-        if let Ok(mut g) = self.ascii.write() {
-            g.entry(m.em).or_insert_with(|| table.clone());
+        let table = Arc::new(AsciiMasks::new(*m));
+        match self.ascii.write() {
+            Ok(mut g) => g.entry(m.em).or_insert(table).clone(),
+            // A poisoned lock only loses caching, never correctness.
+            Err(_) => table,
         }
-        table
     }
 
     /// Any character (non-ASCII path): cached mask, rasterized on first use.
@@ -256,8 +258,10 @@ mod tests {
         let new = f.mask('\u{1FAE8}', Face::Regular, 2, &m);
         assert!(ink(&new) > 20_000);
         assert_eq!(new.tint, Some(EMOJI_TINT));
-        assert_eq!(ink(f.ascii(&m).get(' ', Face::Regular).unwrap()), 0);
-        assert!(ink(f.ascii(&m).get('W', Face::Bold).unwrap()) > 1000);
+        let ascii = f.ascii(&m);
+        assert_eq!(ink(ascii.get(&f, ' ', Face::Regular).unwrap()), 0);
+        assert!(ink(ascii.get(&f, 'W', Face::Bold).unwrap()) > 1000);
+        assert!(ascii.get(&f, '中', Face::Bold).is_none());
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! back off exponentially with jitter up to a minute; updates the bot cannot use are
 //! skipped, never fatal. Only a revoked token ends the loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use cloudify_core::adapter::{AdapterError, Incoming, IncomingKind, IncomingSink};
+use cloudify_core::adapter::{
+    AdapterError, FetchFile, Fetched, Incoming, IncomingKind, IncomingSink, RemoteFile,
+};
 use futures::StreamExt;
 use rand::Rng;
 use teloxide::net::Download;
@@ -218,18 +221,38 @@ async fn message(inner: &Inner, update_id: u32, msg: &Message) -> Option<Incomin
     if u64::from(size) > MAX_DOWNLOAD_BYTES {
         return Some(origin.incoming(too_large(&name, u64::from(size))));
     }
-    match download(inner, &file_id).await {
-        Ok(bytes) => Some(origin.incoming(IncomingKind::File {
-            name,
-            mime,
-            bytes,
-            caption,
-        })),
-        Err(Failure::TooLarge(size)) => Some(origin.incoming(too_large(&name, size))),
-        Err(Failure::Other(error)) => {
-            // Nothing useful can reach OpenCode; say so in the log rather than stall polling.
-            tracing::error!(update_id, file = %name, %error, "could not download a user's file; skipped");
-            None
+    // Not downloaded here: the router fetches it once it knows the sender is bound.
+    let file = TelegramFile {
+        bot: inner.bot.clone(),
+        redact: inner.redact.clone(),
+        file_id,
+        mime,
+    };
+    Some(origin.incoming(IncomingKind::Remote {
+        name,
+        caption,
+        file: RemoteFile(Arc::new(file)),
+    }))
+}
+
+/// A user's photo or document at Telegram, downloaded when the router asks.
+struct TelegramFile {
+    bot: teloxide::Bot,
+    redact: crate::errors::Redactor,
+    file_id: FileId,
+    mime: String,
+}
+
+#[async_trait::async_trait]
+impl FetchFile for TelegramFile {
+    async fn fetch(&self) -> Result<Fetched, String> {
+        match download(&self.bot, &self.redact, &self.file_id).await {
+            Ok(bytes) => Ok(Fetched::File {
+                mime: self.mime.clone(),
+                bytes,
+            }),
+            Err(Failure::TooLarge(size)) => Ok(Fetched::TooLarge(size)),
+            Err(Failure::Other(error)) => Err(error),
         }
     }
 }
@@ -240,28 +263,32 @@ enum Failure {
 }
 
 /// getFile, then the file itself, refusing more than Telegram lets bots download.
-async fn download(inner: &Inner, file_id: &FileId) -> Result<Vec<u8>, Failure> {
+async fn download(
+    bot: &teloxide::Bot,
+    redact: &crate::errors::Redactor,
+    file_id: &FileId,
+) -> Result<Vec<u8>, Failure> {
     const ATTEMPTS: u32 = 3;
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
         }
-        let file = match inner.bot.get_file(file_id.clone()).await {
+        let file = match bot.get_file(file_id.clone()).await {
             Ok(f) => f,
             Err(RequestError::Api(ApiError::Unknown(d))) if d.contains("file is too big") => {
                 return Err(Failure::TooLarge(MAX_DOWNLOAD_BYTES + 1));
             }
-            Err(e @ RequestError::Api(_)) => return Err(Failure::Other(inner.redact.describe(&e))),
+            Err(e @ RequestError::Api(_)) => return Err(Failure::Other(redact.describe(&e))),
             Err(e) => {
-                last = inner.redact.describe(&e);
+                last = redact.describe(&e);
                 continue;
             }
         };
         if u64::from(file.meta.size) > MAX_DOWNLOAD_BYTES {
             return Err(Failure::TooLarge(u64::from(file.meta.size)));
         }
-        let mut stream = inner.bot.download_file_stream(&file.path);
+        let mut stream = bot.download_file_stream(&file.path);
         let mut bytes = Vec::with_capacity(usize::try_from(file.meta.size).unwrap_or(0));
         let mut broken = None;
         while let Some(chunk) = stream.next().await {
@@ -274,7 +301,7 @@ async fn download(inner: &Inner, file_id: &FileId) -> Result<Vec<u8>, Failure> {
                 }
                 Err(e) => {
                     // reqwest's message carries the file URL, token included: drop it.
-                    broken = Some(inner.redact.clean(&e.without_url().to_string()));
+                    broken = Some(redact.clean(&e.without_url().to_string()));
                     break;
                 }
             }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cloudify_core::adapter::IncomingKind;
+use cloudify_core::adapter::{Fetched, IncomingKind};
 use cloudify_core::identity::Platform;
 use cloudify_telegram::{FILE_TOO_LARGE_COMMAND, TelegramAdapter};
 use cloudify_testkit::fake_telegram::{Group, Outage, User};
@@ -100,29 +100,37 @@ async fn button_presses_are_commands_and_get_answered() {
 }
 
 #[tokio::test]
-async fn photos_and_documents_are_downloaded() {
+async fn photos_and_documents_are_downloaded_only_when_the_router_asks() {
     let (tg, adapter) = setup().await;
     let mut rx = poll(&adapter);
     let alice = alice();
     let image = png(1600, 900);
     let sent = tg.user_sends_photo(&alice, image.clone(), Some("what is this?"));
     let inc = next(&mut rx).await;
-    let IncomingKind::File {
+    let IncomingKind::Remote {
         name,
-        mime,
-        bytes,
         caption,
+        file,
     } = inc.kind
     else {
         panic!("{:?}", inc.kind)
     };
     assert!(
+        tg.calls_to("getFile").is_empty(),
+        "nothing is downloaded before the router checked the sender"
+    );
+    assert!(
         name.starts_with("photo_") && name.ends_with(".jpg"),
         "{name}"
     );
-    assert_eq!(mime, "image/jpeg");
-    assert_eq!(bytes, image);
     assert_eq!(caption.as_deref(), Some("what is this?"));
+    assert_eq!(
+        file.0.fetch().await.unwrap(),
+        Fetched::File {
+            mime: "image/jpeg".into(),
+            bytes: image
+        }
+    );
     // The largest size was fetched.
     let largest = tg
         .message(alice.id, sent.message_id)
@@ -145,13 +153,15 @@ async fn photos_and_documents_are_downloaded() {
         None,
     );
     let inc = next(&mut rx).await;
+    let IncomingKind::Remote { name, file, .. } = inc.kind else {
+        panic!("{:?}", inc.kind)
+    };
+    assert_eq!(name, "data.csv");
     assert_eq!(
-        inc.kind,
-        IncomingKind::File {
-            name: "data.csv".into(),
+        file.0.fetch().await.unwrap(),
+        Fetched::File {
             mime: "text/csv".into(),
             bytes: b"a,b\n1,2\n".to_vec(),
-            caption: None
         }
     );
 }

@@ -25,15 +25,8 @@ impl App {
     /// Loads config and opens the store, creating the data layout on first use.
     pub fn open(env: &EnvVars) -> Result<App> {
         let dir = data_dir(env);
-        for sub in ["", "qr", "secrets", "cache/rendered"] {
-            std::fs::create_dir_all(dir.join(sub)).with_context(|| {
-                format!(
-                    "cannot create the data directory {}",
-                    dir.join(sub).display()
-                )
-            })?;
-        }
-        restrict(&dir.join("secrets"));
+        crate::datadir::prepare(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let mut config = Config::load(&dir, env)?;
         if config.opencode.password.is_empty() {
             // The container keeps OpenCode's generated password here (see s6 init-data).
@@ -61,12 +54,12 @@ impl App {
             if !s.instances()?.is_empty() {
                 return Ok(());
             }
+            // The directory's base name, folded to the naming rule (`My Project` → `my-project`).
             let name = Path::new(&dir)
                 .file_name()
                 .and_then(|n| n.to_str())
-                .filter(|n| !n.is_empty())
-                .unwrap_or("opencode")
-                .to_string();
+                .and_then(cloudify_core::names::sanitize)
+                .unwrap_or_else(|| "opencode".into());
             let new = NewInstance {
                 name,
                 url,
@@ -85,7 +78,7 @@ impl App {
         match name {
             Some(n) => all
                 .into_iter()
-                .find(|i| i.name == n)
+                .find(|i| i.name == n || cloudify_core::names::check(n).is_ok_and(|f| f == i.name))
                 .with_context(|| format!("no instance named `{n}` (see `cloudify instance list`)")),
             None => all
                 .into_iter()
@@ -95,24 +88,70 @@ impl App {
     }
 
     /// The notify token: config, else `secrets/notify_token`, else a new one saved there.
+    /// It may only call `POST /api/notify`.
     pub fn notify_token(&self) -> Result<Secret> {
         if !self.config.http.notify_token.is_empty() {
             return Ok(self.config.http.notify_token.clone());
         }
-        if let Some(t) = read_secret(&self.data_dir, "notify_token") {
+        self.generated_secret("notify_token")
+    }
+
+    /// The admin token of the HTTP port (`secrets/admin_token`, created on first use): the only
+    /// credential for admin calls such as `POST /api/reset-qr`. It lives only in the bot
+    /// account's 0700 `secrets/`, never in the environment, so the agent cannot read it.
+    pub fn admin_token(&self) -> Result<Secret> {
+        self.generated_secret(ADMIN_TOKEN_FILE)
+    }
+
+    /// `secrets/<name>`, or 24 random bytes (hex) stored there first (0600). When two processes
+    /// race, the first file to land wins and both use it.
+    fn generated_secret(&self, name: &str) -> Result<Secret> {
+        if let Some(t) = read_secret(&self.data_dir, name) {
             return Ok(t);
         }
         let mut raw = [0u8; 24];
         rand_fill(&mut raw);
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let path = self.data_dir.join("secrets").join("notify_token");
-        cloudify_core::fsutil::write_private(&path, token.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(Secret::new(token))
+        let path = self.data_dir.join("secrets").join(name);
+        let tmp = self
+            .data_dir
+            .join("secrets")
+            .join(format!(".{name}.{}", std::process::id()));
+        write_new_private(&tmp, token.as_bytes())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        // hard_link fails when the file exists: never replace a token another process handed out.
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(Secret::new(token)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                read_secret(&self.data_dir, name).with_context(|| {
+                    format!("{} is empty: delete it to get a new one", path.display())
+                })
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+        }
     }
 }
 
-fn rand_fill(buf: &mut [u8]) {
+/// Writes a fresh file (0600) of this process's own name, complete on disk before it is linked.
+fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path); // left by a crashed process with the same pid
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+/// File name of the admin token under `secrets/`.
+pub const ADMIN_TOKEN_FILE: &str = "admin_token";
+
+pub fn rand_fill(buf: &mut [u8]) {
     // The core crate already depends on rand; reuse its signing-key generator's source.
     let key = cloudify_core::store::SigningKey::generate();
     for (i, b) in buf.iter_mut().enumerate() {
@@ -124,14 +163,6 @@ pub fn read_secret(data_dir: &Path, name: &str) -> Option<Secret> {
     let raw = std::fs::read_to_string(data_dir.join("secrets").join(name)).ok()?;
     let t = raw.trim();
     (!t.is_empty()).then(|| Secret::new(t))
-}
-
-fn restrict(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
 }
 
 pub fn now_secs() -> i64 {

@@ -4,11 +4,11 @@
 mod app;
 mod checks;
 mod cli;
+mod datadir;
 mod http;
 mod lanes;
 mod platforms;
 mod proxy;
-mod relay;
 mod render_cmd;
 mod services;
 mod telemetry;
@@ -59,6 +59,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = cloudify_core::EnvVars::from_process();
+    // What the bot writes (database, QR images, secrets, config) is for its account only.
+    // `render` writes where the user asked, with the user's usual modes.
+    if !matches!(cli.command, Command::Render(_)) {
+        datadir::private_umask();
+    }
     let result = match cli.command {
         Command::Run => cli::run::run(&env),
         Command::Setup => cli::setup::run(&env),

@@ -26,11 +26,7 @@ pub struct ProxySettings {
 
 impl ProxySettings {
     pub fn new(app: &crate::app::App, env: &EnvVars) -> Self {
-        let services = env
-            .get("CLOUDIFY_S6_SERVICES")
-            .map(PathBuf::from)
-            .or_else(|| Some(PathBuf::from("/run/service")))
-            .filter(|d| d.join("svc-opencode").is_dir());
+        let services = s6_services(env, "svc-opencode");
         Self {
             data_dir: app.data_dir.clone(),
             services,
@@ -79,14 +75,23 @@ impl ProxySettings {
     }
 }
 
-fn restart(service: &std::path::Path) {
+/// s6's live service directory (`CLOUDIFY_S6_SERVICES`, else `/run/service`) when it holds
+/// `service`: the bot then runs under s6 and can restart it.
+pub fn s6_services(env: &EnvVars, service: &str) -> Option<PathBuf> {
+    env.get("CLOUDIFY_S6_SERVICES")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/run/service")))
+        .filter(|d| d.join(service).is_dir())
+}
+
+pub fn restart(service: &std::path::Path) {
     match std::process::Command::new("s6-svc")
         .arg("-r")
         .arg(service)
         .status()
     {
         Ok(s) if s.success() => {
-            tracing::info!(service = %service.display(), "service restarted for the proxy change");
+            tracing::info!(service = %service.display(), "service restarted");
         }
         Ok(s) => tracing::warn!(service = %service.display(), status = %s, "s6-svc -r failed"),
         Err(e) => tracing::warn!(error = %e, "s6-svc not available"),

@@ -2,11 +2,12 @@
 
 use crate::app::{App, read_secret};
 use async_trait::async_trait;
-use cloudify_core::Secret;
 use cloudify_core::config::WebTerminalKind;
 use cloudify_core::i18n::Lang;
 use cloudify_core::output::Output;
 use cloudify_core::services::{QrImages, ServiceError, WebTerminal};
+use cloudify_core::{EnvVars, Secret};
+use std::path::PathBuf;
 
 pub struct QrPng;
 
@@ -17,22 +18,36 @@ impl QrImages for QrPng {
 }
 
 /// `/web`: the terminal link from `web_terminal.public_url`; credentials (from
-/// `/data/secrets`) only in private chats.
+/// `/data/secrets`, read on each request so a rotation shows at once) only in private chats.
 pub struct WebTerminalLink {
     url: String,
     kind: WebTerminalKind,
-    user: Option<Secret>,
-    password: Option<Secret>,
+    data_dir: PathBuf,
+    /// s6's live service directory, when the terminal runs under s6 (`svc-ttyd` in it).
+    services: Option<PathBuf>,
 }
 
 impl WebTerminalLink {
-    pub fn new(app: &App) -> Self {
+    pub fn new(app: &App, env: &EnvVars) -> Self {
         Self {
             url: app.config.web_terminal.public_url.clone(),
             kind: app.config.web_terminal.kind,
-            user: read_secret(&app.data_dir, "ttyd_user"),
-            password: read_secret(&app.data_dir, "ttyd_password"),
+            data_dir: app.data_dir.clone(),
+            services: crate::proxy::s6_services(env, "svc-ttyd"),
         }
+    }
+
+    /// Writes new random credentials to `secrets/ttyd_user` and `secrets/ttyd_password`
+    /// (0600, atomic). Returns them for tests.
+    pub fn write_new_credentials(&self) -> std::io::Result<(Secret, Secret)> {
+        let mut raw = [0u8; 20];
+        crate::app::rand_fill(&mut raw);
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let (user, password) = (format!("cloudify-{}", &hex[..6]), hex[6..].to_string());
+        let secrets = self.data_dir.join("secrets");
+        cloudify_core::fsutil::write_private(&secrets.join("ttyd_user"), user.as_bytes())?;
+        cloudify_core::fsutil::write_private(&secrets.join("ttyd_password"), password.as_bytes())?;
+        Ok((Secret::new(user), Secret::new(password)))
     }
 }
 
@@ -54,7 +69,9 @@ impl WebTerminal for WebTerminalLink {
             l.pick("网页终端", "Web terminal"),
             self.url
         );
-        match (private, &self.user, &self.password) {
+        let user = read_secret(&self.data_dir, "ttyd_user");
+        let password = read_secret(&self.data_dir, "ttyd_password");
+        match (private, &user, &password) {
             (true, Some(u), Some(p)) => {
                 text.push_str(&format!(
                     "\n{}: {} / {}",
@@ -73,6 +90,20 @@ impl WebTerminal for WebTerminalLink {
             )),
         }
         Ok(Output::plain(text))
+    }
+
+    async fn rotate(&self) -> Result<(), ServiceError> {
+        self.write_new_credentials().map_err(|e| {
+            ServiceError::Failed(format!("cannot write the terminal credentials: {e}"))
+        })?;
+        match &self.services {
+            Some(dir) => crate::proxy::restart(&dir.join("svc-ttyd")),
+            None => tracing::warn!(
+                "web terminal credentials rotated; not under s6, so restart the terminal yourself for them to take effect"
+            ),
+        }
+        tracing::info!("web terminal credentials rotated");
+        Ok(())
     }
 
     async fn switch(&self, kind: &str, l: Lang) -> Result<Output, ServiceError> {
@@ -98,4 +129,124 @@ impl WebTerminal for WebTerminalLink {
 fn which(bin: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(bin).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    fn link(data_dir: &Path) -> WebTerminalLink {
+        WebTerminalLink {
+            url: "https://dev.example.com".into(),
+            kind: WebTerminalKind::Ttyd,
+            data_dir: data_dir.to_path_buf(),
+            services: None,
+        }
+    }
+
+    fn text(o: Output) -> String {
+        match o {
+            Output::Plain { text } => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What svc-ttyd's run script does on every (re)start: read the two secrets and start
+    /// the terminal with them (here the s6 harness's ttyd stand-in, which checks Basic auth
+    /// as ttyd does).
+    fn start_terminal(data_dir: &Path, port: u16) -> Child {
+        let user = read_secret(data_dir, "ttyd_user").unwrap();
+        let pass = read_secret(data_dir, "ttyd_password").unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/s6/fake_ttyd.py");
+        Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--writable", "--check-origin"])
+            .args([
+                "--credential",
+                &format!("{}:{}", user.expose(), pass.expose()),
+            ])
+            .arg("true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the ttyd stand-in")
+    }
+
+    async fn status(port: u16, user: &str, pass: &str) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/"))
+                .basic_auth(user, Some(pass))
+                .send()
+                .await;
+            match r {
+                Ok(r) => return r.status().as_u16(),
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("terminal never answered: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_replaces_the_credentials_and_the_old_ones_get_401_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::write(secrets.join("ttyd_user"), "cloudify\n").unwrap();
+        std::fs::write(secrets.join("ttyd_password"), "old-password-1234\n").unwrap();
+        let t = link(dir.path());
+        let before = text(t.describe(true, Lang::En).await.unwrap());
+        assert!(before.contains("cloudify / old-password-1234"), "{before}");
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut ttyd = start_terminal(dir.path(), port);
+        assert_eq!(status(port, "cloudify", "old-password-1234").await, 200);
+
+        t.rotate().await.unwrap();
+        let user = read_secret(dir.path(), "ttyd_user").unwrap();
+        let pass = read_secret(dir.path(), "ttyd_password").unwrap();
+        assert_ne!(pass.expose(), "old-password-1234");
+        assert!(pass.expose().len() >= 20);
+        for f in ["ttyd_user", "ttyd_password"] {
+            let mode = std::fs::metadata(secrets.join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+        let after = text(t.describe(true, Lang::En).await.unwrap());
+        assert!(!after.contains("old-password-1234"), "{after}");
+        assert!(after.contains(&format!("{} / {}", user.expose(), pass.expose())));
+        let group = text(t.describe(false, Lang::En).await.unwrap());
+        assert!(!group.contains(pass.expose()), "never in a group: {group}");
+
+        // What `s6-svc -r svc-ttyd` does: the run script starts the terminal again.
+        let _ = ttyd.kill();
+        let _ = ttyd.wait();
+        let mut ttyd = start_terminal(dir.path(), port);
+        assert_eq!(status(port, user.expose(), pass.expose()).await, 200);
+        assert_eq!(status(port, "cloudify", "old-password-1234").await, 401);
+        let _ = ttyd.kill();
+        let _ = ttyd.wait();
+
+        t.rotate().await.unwrap();
+        assert_ne!(
+            read_secret(dir.path(), "ttyd_password").unwrap().expose(),
+            pass.expose(),
+            "every rotation is new"
+        );
+    }
 }

@@ -423,3 +423,143 @@ async fn setup_wizard_checks_dingtalk_credentials_with_the_token_endpoint() {
     let yaml = std::fs::read_to_string(dir.path().join("config.yaml")).unwrap();
     assert!(yaml.contains("dingwizardkey") && yaml.contains("wizard-secret-77"));
 }
+
+#[test]
+fn instance_names_that_could_be_paths_are_refused_at_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a".repeat(300);
+    // (argv cannot carry a NUL; the router and HTTP tests cover it.)
+    for bad in ["../x", "a/b", "/abs", "..", &long, "\u{0430}pp", "my app"] {
+        let o = run(cloudify(dir.path()).args(["instance", "add", bad, "--dir", "/srv/x"]));
+        assert!(!o.status.success(), "{bad:?} was accepted");
+        assert!(
+            stderr(&o).contains("not a valid instance name"),
+            "{}",
+            stderr(&o)
+        );
+        let o = run(cloudify(dir.path()).args(["instance", "rename", "workspace", bad]));
+        assert!(!o.status.success(), "rename to {bad:?} was accepted");
+    }
+    let list = stdout(&run(cloudify(dir.path()).args(["instance", "list"])));
+    assert_eq!(list.lines().count(), 2, "only the default instance: {list}");
+    assert!(!dir.path().join("x.png").exists() && !dir.path().join("qr/a").exists());
+    // Case folds; the QR PNG lands inside qr/.
+    let o = run(cloudify(dir.path()).args(["instance", "add", "Web-App", "--dir", "/srv/w"]));
+    assert!(stdout(&o).contains("[web-app]"), "{}", stdout(&o));
+    assert!(
+        run(cloudify(dir.path()).args(["qr", "--instance", "WEB-APP"]))
+            .status
+            .success()
+    );
+    assert!(dir.path().join("qr/web-app.png").is_file());
+}
+
+/// `cloudify run` with the fake Bot API, stdout and stderr into `log`.
+fn start_daemon(dir: &Path, tg: &FakeTelegram, port: u16, log: &str) -> Daemon {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let err = log.try_clone().unwrap();
+    Daemon(
+        telegram_env(&mut cloudify(dir), tg, port)
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn telegram_env<'a>(c: &'a mut Command, tg: &FakeTelegram, port: u16) -> &'a mut Command {
+    c.env("TELEGRAM_TOKEN", tg.token())
+        .env(
+            "TELEGRAM_API_URL",
+            tg.api_url().as_str().trim_end_matches('/'),
+        )
+        .env("CLOUDIFY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPENCODE_URL", "http://127.0.0.1:9")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_an_owner_is_bound_no_start_logs_the_link_or_code() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let daemon = start_daemon(dir.path(), &tg, port, "first.log");
+    wait_healthy(port).await;
+    let text = stdout(&run(
+        telegram_env(&mut cloudify(dir.path()), &tg, port).arg("qr")
+    ));
+    let token = decode_terminal_qr(&text)
+        .rsplit("start=")
+        .next()
+        .unwrap()
+        .to_string();
+    let code = text
+        .lines()
+        .find(|l| l.contains("DingTalk"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    let first = std::fs::read_to_string(dir.path().join("first.log")).unwrap();
+    assert!(
+        first.contains(&code),
+        "nobody bound yet: the log shows the code\n{first}"
+    );
+
+    let alice = User::new(42, "Alice").username("alice").language_code("en");
+    tg.user_starts(&alice, Some(&token));
+    tg.wait_for_message(
+        42,
+        |m| m.text().contains("Bound to"),
+        Duration::from_secs(10),
+    )
+    .await;
+    drop(daemon);
+
+    let _daemon = start_daemon(dir.path(), &tg, port, "second.log");
+    wait_healthy(port).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert!(
+        !second.contains(&token) && !second.contains(&code) && !second.contains("start="),
+        "{second}"
+    );
+    // What start scripts call prints nothing that binds; `cloudify qr` on request still does.
+    let o = run(telegram_env(&mut cloudify(dir.path()), &tg, port).args(["qr", "--if-unbound"]));
+    assert!(o.status.success());
+    assert!(
+        !stdout(&o).contains(&code) && !stdout(&o).contains("start="),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(telegram_env(&mut cloudify(dir.path()), &tg, port).arg("qr"));
+    assert!(stdout(&o).contains(&code));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_port_refuses_instance_names_that_break_the_rule() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _daemon = start_daemon(dir.path(), &tg, port, "run.log");
+    wait_healthy(port).await;
+    let token = std::fs::read_to_string(dir.path().join("secrets/notify_token")).unwrap();
+    let client = reqwest::Client::new();
+    let notify = |instance: String| {
+        client
+            .post(format!("http://127.0.0.1:{port}/api/notify"))
+            .bearer_auth(token.trim())
+            .json(&serde_json::json!({ "text": "hi", "instance": instance }))
+            .send()
+    };
+    let long = "a".repeat(300);
+    for bad in ["../x", "a/b", "/abs", "a\0b", &long, "\u{0430}pp"] {
+        let r = notify(bad.to_string()).await.unwrap();
+        assert_eq!(r.status(), 400, "{bad:?}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("not a valid instance name"), "{body}");
+    }
+    let r = notify("WORKSPACE".into()).await.unwrap();
+    assert_eq!(r.status(), 200, "names fold case");
+    assert_eq!(notify("nope".into()).await.unwrap().status(), 404);
+}

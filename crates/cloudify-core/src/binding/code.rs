@@ -1,6 +1,6 @@
 //! The 8-character DingTalk code: 40 bits of an HMAC in Crockford base32.
 
-use super::{CODE_DOMAIN, mac};
+use super::{CODE_DOMAIN, Issue, expiry, mac};
 use crate::store::Instance;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -8,7 +8,18 @@ pub const CODE_LEN: usize = 8;
 
 /// The code shown next to the QR for DingTalk users (`/bind K7M2-Q9XD` style, no dash stored).
 pub fn dingtalk_code(inst: &Instance) -> String {
-    let tag = mac(CODE_DOMAIN, inst, inst.qr_version);
+    encode(&mac(CODE_DOMAIN, inst, inst.qr_version))
+}
+
+/// The code to show now: with `code_ttl` set, the code of the current time window.
+pub fn dingtalk_code_at(inst: &Instance, issue: Issue) -> String {
+    match issue.window() {
+        Some(w) => encode(&expiry::code_tag(inst, w)),
+        None => dingtalk_code(inst),
+    }
+}
+
+pub(super) fn encode(tag: &[u8; 32]) -> String {
     let mut bits: u64 = 0;
     for b in &tag[..5] {
         bits = (bits << 8) | u64::from(*b);

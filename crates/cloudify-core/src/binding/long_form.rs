@@ -1,7 +1,7 @@
 //! The long form `base64url(JSON)` produced by other tools.
 //! `version` is the instance's `qr_version`; `connect_secret` is the hex HMAC tag.
 
-use super::{Credential, connect_secret};
+use super::{Credential, Issue, connect_secret, expiry};
 use crate::store::Instance;
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
@@ -19,10 +19,24 @@ pub struct LongPayload {
 }
 
 pub fn long_payload(inst: &Instance, local_endpoint: &str, created_at: i64) -> String {
+    encode(inst, local_endpoint, created_at, connect_secret(inst))
+}
+
+/// The long form to show now: with `code_ttl` set, `created_at` is signed too.
+pub fn long_payload_at(inst: &Instance, local_endpoint: &str, issue: Issue) -> String {
+    let secret = if issue.expires() {
+        expiry::long_tag(inst, issue.now)
+    } else {
+        connect_secret(inst)
+    };
+    encode(inst, local_endpoint, issue.now, secret)
+}
+
+fn encode(inst: &Instance, local_endpoint: &str, created_at: i64, secret: [u8; 32]) -> String {
     let p = LongPayload {
         instance_id: inst.id,
         instance_name: inst.name.clone(),
-        connect_secret: hex::encode(connect_secret(inst)),
+        connect_secret: hex::encode(secret),
         local_endpoint: local_endpoint.into(),
         created_at,
         version: inst.qr_version,
@@ -44,6 +58,7 @@ pub(super) fn parse(input: &str) -> Option<Credential> {
     Some(Credential::Long {
         instance_id: p.instance_id,
         qr_version: p.version,
+        created_at: p.created_at,
         tag,
     })
 }

@@ -6,16 +6,22 @@
 //! * the long form `base64url(JSON)` that other tools produce.
 //!
 //! Bumping `qr_version` (`/reset-qr`) invalidates every credential issued before.
+//!
+//! With `binding.code_ttl` (seconds, 0 = never) credentials expire (see `expiry.rs`): the
+//! token and the long form then sign their issue time, and the DingTalk code is bound to a
+//! time window.
 
 mod code;
+mod expiry;
 mod limiter;
 mod long_form;
 mod token;
 
-pub use code::{dingtalk_code, normalize_code};
+pub use code::{dingtalk_code, dingtalk_code_at, normalize_code};
+pub use expiry::Issue;
 pub use limiter::BindLimiter;
-pub use long_form::{LongPayload, long_payload};
-pub use token::deep_link_token;
+pub use long_form::{LongPayload, long_payload, long_payload_at};
+pub use token::{deep_link_token, deep_link_token_at};
 
 use crate::store::Instance;
 use hmac::{Hmac, Mac};
@@ -39,6 +45,8 @@ pub enum BindError {
     Stale,
     #[error("signature mismatch")]
     BadSignature,
+    #[error("the code expired (binding.code_ttl)")]
+    Expired,
 }
 
 /// A parsed, not yet verified, credential.
@@ -47,17 +55,29 @@ pub enum Credential {
     Token {
         instance_id: Uuid,
         qr_version: u32,
+        /// Minutes since the Unix epoch, in tokens issued while `code_ttl` is set.
+        issued_min: Option<u32>,
         tag: [u8; 16],
     },
     Code(String),
     Long {
         instance_id: Uuid,
         qr_version: u32,
+        created_at: i64,
         tag: [u8; 32],
     },
 }
 
 fn mac(domain: &[u8], inst: &Instance, qr_version: u32) -> [u8; 32] {
+    mac_over(domain, inst, qr_version, &[])
+}
+
+/// The MAC of the instance's current `qr_version` and `extra` (an issue time or window).
+fn mac_with(domain: &[u8], inst: &Instance, extra: &[u8]) -> [u8; 32] {
+    mac_over(domain, inst, inst.qr_version, extra)
+}
+
+fn mac_over(domain: &[u8], inst: &Instance, qr_version: u32, extra: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so new_from_slice cannot fail for a 32-byte key.
     let Ok(mut m) = Hmac::<Sha256>::new_from_slice(&inst.key.0) else {
         return [0; 32];
@@ -66,6 +86,7 @@ fn mac(domain: &[u8], inst: &Instance, qr_version: u32) -> [u8; 32] {
     m.update(&[0]);
     m.update(inst.id.as_bytes());
     m.update(&qr_version.to_be_bytes());
+    m.update(extra);
     m.finalize().into_bytes().into()
 }
 
@@ -86,39 +107,67 @@ pub fn parse(input: &str) -> Result<Credential, BindError> {
     long_form::parse(input).ok_or(BindError::Malformed)
 }
 
-/// Checks a credential against the known instances; returns the instance it binds to.
+/// Checks a credential against the known instances with no expiry (`code_ttl` 0).
 pub fn verify(cred: &Credential, instances: &[Instance]) -> Result<Uuid, BindError> {
+    verify_at(cred, instances, Issue::never_expires())
+}
+
+/// Checks a credential against the known instances at `issue.now`; returns the instance it
+/// binds to. With a `code_ttl`, only time-stamped credentials are accepted, within the TTL.
+pub fn verify_at(
+    cred: &Credential,
+    instances: &[Instance],
+    issue: Issue,
+) -> Result<Uuid, BindError> {
     match cred {
         Credential::Token {
             instance_id,
             qr_version,
+            issued_min,
             tag,
         } => {
             let inst = find(instances, *instance_id)?;
             check_version(inst, *qr_version)?;
-            let expected = connect_secret(inst);
-            ct(&expected[..16], tag)
-                .then_some(inst.id)
-                .ok_or(BindError::BadSignature)
+            let expected = match (issue.expires(), issued_min) {
+                (false, None) => connect_secret(inst),
+                (true, Some(m)) => expiry::token_tag(inst, *m),
+                // An old-style token once codes expire, or a stamped one without expiry.
+                _ => return Err(BindError::Expired),
+            };
+            if !ct(&expected[..16], tag) {
+                return Err(BindError::BadSignature);
+            }
+            issue.check_age(issued_min.map_or(0, |m| i64::from(m) * 60))?;
+            Ok(inst.id)
         }
         Credential::Long {
             instance_id,
             qr_version,
+            created_at,
             tag,
         } => {
             let inst = find(instances, *instance_id)?;
             check_version(inst, *qr_version)?;
-            ct(&connect_secret(inst), tag)
-                .then_some(inst.id)
-                .ok_or(BindError::BadSignature)
+            let expected = if issue.expires() {
+                expiry::long_tag(inst, *created_at)
+            } else {
+                connect_secret(inst)
+            };
+            if !ct(&expected, tag) {
+                return Err(BindError::BadSignature);
+            }
+            issue.check_age(*created_at)?;
+            Ok(inst.id)
         }
         Credential::Code(code) => {
             // A code carries no instance id: compare against every instance, all of them,
             // so timing does not reveal which one matched.
             let mut found = None;
             for inst in instances {
-                if ct(dingtalk_code(inst).as_bytes(), code.as_bytes()) {
-                    found = Some(inst.id);
+                for candidate in issue.codes(inst) {
+                    if ct(candidate.as_bytes(), code.as_bytes()) {
+                        found = Some(inst.id);
+                    }
                 }
             }
             found.ok_or(BindError::BadSignature)

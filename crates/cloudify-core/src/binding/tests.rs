@@ -208,3 +208,60 @@ proptest! {
         prop_assert!(check(&old_token, std::slice::from_ref(&now)).is_err());
     }
 }
+
+#[test]
+fn expiring_credentials_live_for_the_ttl_and_no_longer() {
+    let (_s, a, b) = two_instances();
+    let all = [a.clone(), b.clone()];
+    let t0 = 1_700_000_000;
+    let ttl = 3600;
+    let at = |now: i64| Issue::new(now, ttl);
+    let token = deep_link_token_at(&a, at(t0));
+    assert_eq!(token.len(), 55);
+    let long = long_payload_at(&a, "", at(t0));
+    let code = dingtalk_code_at(&a, at(t0));
+    for cred in [&token, &long, &code] {
+        let c = parse(cred).unwrap();
+        assert_eq!(verify_at(&c, &all, at(t0)), Ok(a.id), "{cred}");
+        assert_eq!(verify_at(&c, &all, at(t0 + 3000)), Ok(a.id), "{cred}");
+        // Two windows at most for the code; the ttl (and a minute of slack) for the others.
+        assert!(
+            verify_at(&c, &all, at(t0 + 2 * 3600 + 1)).is_err(),
+            "{cred}"
+        );
+    }
+    for cred in [&token, &long] {
+        let c = parse(cred).unwrap();
+        assert_eq!(
+            verify_at(&c, &all, at(t0 + 3600 + 61)),
+            Err(BindError::Expired)
+        );
+    }
+    // Old-style credentials are valid only while codes never expire.
+    for old in [
+        deep_link_token(&a),
+        long_payload(&a, "", t0),
+        dingtalk_code(&a),
+    ] {
+        let c = parse(&old).unwrap();
+        assert_eq!(verify_at(&c, &all, Issue::never_expires()), Ok(a.id));
+        assert!(verify_at(&c, &all, at(t0)).is_err(), "{old}");
+    }
+    // A stamp cannot be moved: changing the minute breaks the tag.
+    let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+    raw[24] ^= 1;
+    let moved = URL_SAFE_NO_PAD.encode(raw);
+    assert_eq!(
+        verify_at(&parse(&moved).unwrap(), &all, at(t0)),
+        Err(BindError::BadSignature)
+    );
+    // Neither is the long form's created_at.
+    let json = URL_SAFE_NO_PAD.decode(&long).unwrap();
+    let mut p: LongPayload = serde_json::from_slice(&json).unwrap();
+    p.created_at += 3600;
+    let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&p).unwrap());
+    assert_eq!(
+        verify_at(&parse(&forged).unwrap(), &all, at(t0 + 7000)),
+        Err(BindError::BadSignature)
+    );
+}

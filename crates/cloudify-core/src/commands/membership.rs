@@ -1,18 +1,15 @@
-//! Binding and membership: /start <token>, /bind, /qr, /reset-qr, /kick, /list, /switch,
-//! /rename, /unbind.
+//! Binding and membership: /start <token>, /bind, /qr, /reset-qr, /list, /switch,
+//! /rename, /unbind. Removal and bans are in `access.rs`.
 
 use super::CommandContext;
 use crate::binding;
-use crate::i18n;
+use crate::i18n::{self, Lang};
+use crate::names::NameError;
 use crate::output::{Button, Output, Prompt};
 use crate::store::{Instance, Role, StoreError};
 
 pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Output>, StoreError> {
     let l = ctx.lang;
-    if !ctx.is_private() {
-        // A code posted in a group is burned: anyone there could use it.
-        return Ok(ctx.say(i18n::bind_private_only(l)));
-    }
     let now_ms = ctx.router.clock().now_ms();
     if let Err(refusal) = ctx.router.bind_limiter().check(&ctx.user.key, now_ms) {
         tracing::info!(user = %ctx.user.key, "binding attempt refused: too many failures");
@@ -23,7 +20,8 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
         });
     }
     let instances = ctx.router.store.call(|s| s.instances()).await?;
-    let verified = binding::parse(code).and_then(|c| binding::verify(&c, &instances));
+    let issue = ctx.router.config.bind_issue(ctx.router.now());
+    let verified = binding::parse(code).and_then(|c| binding::verify_at(&c, &instances, issue));
     let instance_id = match verified {
         Ok(id) => id,
         Err(reason) => {
@@ -31,21 +29,49 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
                 .bind_limiter()
                 .record_failure(&ctx.user.key, now_ms);
             tracing::info!(user = %ctx.user.key, %reason, "binding refused");
-            return Ok(ctx.say(i18n::bind_invalid(l)));
+            return Ok(ctx.say(if ctx.is_private() {
+                i18n::bind_invalid(l)
+            } else {
+                i18n::bind_private_only(l)
+            }));
         }
     };
+    if !ctx.is_private() {
+        // Anyone in the group saw it: the code is burned, not used.
+        return super::access::burn_posted_code(ctx, instance_id).await;
+    }
     ctx.router.bind_limiter().record_success(&ctx.user.key);
     let (key, now) = (ctx.user.key.clone(), ctx.router.now());
-    let (outcome, inst) = ctx
+    let approve = ctx.router.config.binding.approve_new_users;
+    let gate = ctx
         .router
         .store
         .call(move |s| {
-            let o = s.bind(&key, instance_id, now)?;
-            Ok((o, s.instance(instance_id)?))
+            let Some(inst) = s.instance(instance_id)? else {
+                return Ok(Gate::Gone);
+            };
+            if s.is_banned(&key, instance_id)? {
+                return Ok(Gate::Banned);
+            }
+            // The first binder becomes the owner; later newcomers wait when asked to.
+            if approve
+                && s.binding(&key, instance_id)?.is_none()
+                && !s.members(instance_id)?.is_empty()
+            {
+                s.add_pending(&key, instance_id, now)?;
+                return Ok(Gate::Waiting(inst));
+            }
+            Ok(Gate::Bound(s.bind(&key, instance_id, now)?, inst))
         })
         .await?;
-    let Some(inst) = inst else {
-        return Ok(ctx.say(i18n::bind_invalid(l)));
+    let (outcome, inst) = match gate {
+        Gate::Bound(o, i) => (o, i),
+        Gate::Waiting(i) => return super::approval::ask_owner(ctx, &i).await,
+        Gate::Banned => {
+            tracing::info!(user = %ctx.user.key, "binding refused: banned by the owner");
+            return Ok(ctx.say(i18n::banned(l)));
+        }
+        Gate::Gone => return Ok(ctx.say(i18n::bind_invalid(l))),
     };
     tracing::info!(user = %ctx.user.key, instance = %inst.name, role = ?outcome.role, "user bound");
     if !outcome.newly_bound {
@@ -68,6 +94,14 @@ pub(super) async fn bind(ctx: &CommandContext<'_>, code: &str) -> Result<Vec<Out
     Ok(out)
 }
 
+/// What a verified credential leads to.
+enum Gate {
+    Bound(crate::store::BindOutcome, Instance),
+    Waiting(Instance),
+    Banned,
+    Gone,
+}
+
 pub(super) async fn qr(
     ctx: &CommandContext<'_>,
     inst: &Instance,
@@ -76,21 +110,27 @@ pub(super) async fn qr(
     if let Some(refusal) = ctx.refuse_unless_owner(inst, true).await? {
         return Ok(refusal);
     }
-    let code = binding::dingtalk_code(inst);
-    let link = match ctx.router.telegram_bot() {
+    Ok(vec![qr_image(ctx.router, inst, l)])
+}
+
+/// The binding QR of an instance as an image (or one sentence when it cannot be drawn).
+pub(super) fn qr_image(router: &crate::router::Router, inst: &Instance, l: Lang) -> Output {
+    let issue = router.config.bind_issue(router.now());
+    let code = binding::dingtalk_code_at(inst, issue);
+    let link = match router.telegram_bot() {
         Some(bot) => format!(
             "https://t.me/{bot}?start={}",
-            binding::deep_link_token(inst)
+            binding::deep_link_token_at(inst, issue)
         ),
         // Without Telegram the QR carries the long form, which `/bind` accepts too.
-        None => binding::long_payload(inst, "", ctx.router.now()),
+        None => binding::long_payload_at(inst, "", issue),
     };
-    match ctx.router.services.qr.png(&link) {
-        Ok(png) => Ok(vec![Output::Image {
+    match router.services.qr.png(&link) {
+        Ok(png) => Output::Image {
             png,
             caption: i18n::qr_caption(l, &inst.name, &code),
-        }]),
-        Err(e) => Ok(ctx.say(i18n::failed(l, &e))),
+        },
+        Err(e) => Output::plain(i18n::failed(l, &e)),
     }
 }
 
@@ -103,46 +143,6 @@ pub(super) async fn reset_qr(
     }
     let kicked = ctx.router.reset_qr(inst, Some(&ctx.user.key)).await?;
     Ok(ctx.say(i18n::reset_done(ctx.lang, &inst.name, kicked.len())))
-}
-
-pub(super) async fn kick(
-    ctx: &CommandContext<'_>,
-    inst: &Instance,
-    who: &str,
-) -> Result<Vec<Output>, StoreError> {
-    let l = ctx.lang;
-    if let Some(refusal) = ctx.refuse_unless_owner(inst, false).await? {
-        return Ok(refusal);
-    }
-    let id = inst.id;
-    let members = ctx.router.store.call(move |s| s.members(id)).await?;
-    let wanted = who.trim().trim_start_matches('@').to_lowercase();
-    let target = members.into_iter().map(|(_, u)| u).find(|u| {
-        u.key != ctx.user.key
-            && (u
-                .username
-                .as_deref()
-                .is_some_and(|n| n.to_lowercase() == wanted)
-                || u.display_name.to_lowercase() == wanted
-                || u.key.user_id == wanted)
-    });
-    let Some(target) = target else {
-        return Ok(ctx.say(i18n::no_such_member(l, who)));
-    };
-    let k = target.key.clone();
-    ctx.router.store.call(move |s| s.unbind(&k, id)).await?;
-    let tl = ctx.router.lang_of(&target);
-    ctx.router
-        .send_to_user(&target, None, Output::notice(i18n::kicked(tl, &inst.name)))
-        .await?;
-    let handle = target.handle();
-    let name = inst.name.clone();
-    ctx.router
-        .broadcast(inst.id, Some(&ctx.user.key), |lang| {
-            Output::notice(i18n::user_left(lang, &handle, &name))
-        })
-        .await?;
-    Ok(ctx.say(i18n::kick_done(l, &target.handle())))
 }
 
 pub(super) async fn list(ctx: &CommandContext<'_>) -> Result<Vec<Output>, StoreError> {
@@ -234,6 +234,10 @@ pub(super) async fn rename(
     inst: &Instance,
     wanted: &str,
 ) -> Result<Vec<Output>, StoreError> {
+    // A name is shared by everyone bound and ends up in file names: the owner's to change.
+    if let Some(refusal) = ctx.refuse_unless_owner(inst, false).await? {
+        return Ok(refusal);
+    }
     let id = inst.id;
     let w = wanted.to_string();
     let new = ctx
@@ -243,8 +247,8 @@ pub(super) async fn rename(
         .await;
     let new = match new {
         Ok(n) => n,
-        Err(StoreError::NoSuchInstance(_)) => {
-            return Ok(ctx.say(i18n::usage(ctx.lang, "/rename <new name>")));
+        Err(StoreError::InvalidName(NameError::Invalid(shown))) => {
+            return Ok(ctx.say(i18n::invalid_name(ctx.lang, &shown)));
         }
         Err(e) => return Err(e),
     };

@@ -2,7 +2,9 @@
 //! returns the replies for the chat it came from. Broadcasts to collaborators go through
 //! the router.
 
+mod access;
 mod agent;
+mod approval;
 mod membership;
 mod parse;
 mod settings;
@@ -94,6 +96,33 @@ pub async fn execute(
     let Some(inst) = ctx.active().await? else {
         return Ok(ctx.say(i18n::bind_instructions(l)));
     };
+    if !ctx.is_private() && shows_session_content(&cmd) {
+        // Groups may hold people who are not bound: the content goes to the asker privately.
+        for out in run_bound(ctx, &inst, cmd).await? {
+            ctx.router
+                .send_to_user(ctx.user, Some(inst.id), out)
+                .await?;
+        }
+        return Ok(ctx.say(i18n::sent_privately(l)));
+    }
+    run_bound(ctx, &inst, cmd).await
+}
+
+/// Commands whose answer shows what the agent did or sees.
+fn shows_session_content(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Status | Command::Diff | Command::Sessions(None)
+    )
+}
+
+/// Runs a command of a user bound to `inst` (their active instance).
+async fn run_bound(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+    cmd: Command,
+) -> Result<Vec<Output>, StoreError> {
+    let inst = inst.clone();
     match cmd {
         Command::Status => agent::status(ctx, &inst).await,
         Command::List => membership::list(ctx).await,
@@ -101,7 +130,10 @@ pub async fn execute(
         Command::Rename(name) => membership::rename(ctx, &inst, &name).await,
         Command::Unbind(name) => membership::unbind(ctx, &name).await,
         Command::ResetQr => membership::reset_qr(ctx, &inst).await,
-        Command::Kick(who) => membership::kick(ctx, &inst, &who).await,
+        Command::Kick(who) => access::kick(ctx, &inst, &who).await,
+        Command::Unban(who) => access::unban(ctx, &inst, &who).await,
+        Command::ApproveUser(who) => approval::decide(ctx, &inst, &who, true).await,
+        Command::RejectUser(who) => approval::decide(ctx, &inst, &who, false).await,
         Command::Qr => membership::qr(ctx, &inst).await,
         Command::Sessions(pick) => agent::sessions(ctx, &inst, pick.as_deref()).await,
         Command::New => agent::new_session(ctx, &inst).await,
@@ -115,7 +147,7 @@ pub async fn execute(
         Command::Answer { id, choice } => {
             agent::respond(ctx, &id, agent::Answer::Question(choice)).await
         }
-        Command::Web => settings::web(ctx).await,
+        Command::Web { rotate } => settings::web(ctx, &inst, rotate).await,
         Command::WebTerminal(kind) => settings::web_terminal(ctx, &kind).await,
         Command::Proxy(action) => settings::proxy(ctx, &inst, action).await,
         Command::Start(_)

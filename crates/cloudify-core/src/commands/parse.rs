@@ -80,6 +80,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         zh: "所有者：移除用户",
     },
     CommandSpec {
+        name: "unban",
+        usage: "/unban <user>",
+        en: "Owner: let a kicked user bind again",
+        zh: "所有者：允许被移除的用户重新绑定",
+    },
+    CommandSpec {
         name: "qr",
         usage: "/qr",
         en: "Owner: binding QR (private chat)",
@@ -123,9 +129,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "web",
-        usage: "/web",
-        en: "Web terminal link",
-        zh: "网页终端链接",
+        usage: "/web [rotate]",
+        en: "Web terminal link; rotate: new login",
+        zh: "网页终端链接；rotate：更换登录凭据",
     },
     CommandSpec {
         name: "web-terminal",
@@ -148,7 +154,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Commands that buttons send; not in the menu.
-const HIDDEN: &[&str] = &["approve", "answer", "file-too-large"];
+const HIDDEN: &[&str] = &[
+    "approve",
+    "answer",
+    "file-too-large",
+    "approve-user",
+    "reject-user",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PermissionReply {
@@ -186,6 +198,12 @@ pub enum Command {
     Unbind(String),
     ResetQr,
     Kick(String),
+    /// `/unban <user>`: lifts the ban `/kick` recorded.
+    Unban(String),
+    /// `/approve_user <platform:id>` (the owner's button under a waiting binder).
+    ApproveUser(String),
+    /// `/reject_user <platform:id>`.
+    RejectUser(String),
     Qr,
     /// `/sessions` lists; `/sessions <id>` picks (what the buttons send).
     Sessions(Option<String>),
@@ -194,7 +212,10 @@ pub enum Command {
     Model(Option<String>),
     Agent(Option<String>),
     Diff,
-    Web,
+    /// `/web`, or `/web rotate` (new credentials; owner).
+    Web {
+        rotate: bool,
+    },
     WebTerminal(String),
     Proxy(ProxyAction),
     Lang(String),
@@ -227,6 +248,8 @@ fn usage_of(name: &str) -> &'static str {
     match name {
         "approve" => "/approve <id> once|always|reject",
         "answer" => "/answer <id> <option number>|reject",
+        "approve-user" => "/approve_user <platform:id>",
+        "reject-user" => "/reject_user <platform:id>",
         _ => COMMANDS
             .iter()
             .find(|c| c.name == name)
@@ -266,6 +289,9 @@ pub fn parse(text: &str) -> Option<Result<Command, ParseError>> {
         "unbind" => need(arg).map(Command::Unbind),
         "reset-qr" => Ok(Command::ResetQr),
         "kick" => need(arg).map(Command::Kick),
+        "unban" => need(arg).map(Command::Unban),
+        "approve-user" => need(arg).map(Command::ApproveUser),
+        "reject-user" => need(arg).map(Command::RejectUser),
         "qr" => Ok(Command::Qr),
         "sessions" => Ok(Command::Sessions(arg)),
         "new" => Ok(Command::New),
@@ -273,7 +299,11 @@ pub fn parse(text: &str) -> Option<Result<Command, ParseError>> {
         "model" => Ok(Command::Model(arg)),
         "agent" => Ok(Command::Agent(arg)),
         "diff" => Ok(Command::Diff),
-        "web" => Ok(Command::Web),
+        "web" => match arg.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(Command::Web { rotate: false }),
+            Some("rotate") => Ok(Command::Web { rotate: true }),
+            Some(_) => Err(ParseError::Usage(usage_of("web"))),
+        },
         "web-terminal" => need(arg).map(Command::WebTerminal),
         "proxy" => parse_proxy(args),
         "lang" => need(arg).map(Command::Lang),
@@ -353,7 +383,8 @@ mod tests {
     fn every_spec_command_parses() {
         for spec in COMMANDS {
             let line = match spec.name {
-                "bind" | "switch" | "rename" | "unbind" | "kick" | "web-terminal" | "lang" => {
+                "bind" | "switch" | "rename" | "unbind" | "kick" | "unban" | "web-terminal"
+                | "lang" => {
                     format!("/{} x", spec.name)
                 }
                 _ => format!("/{}", spec.name),
@@ -381,6 +412,19 @@ mod tests {
         );
         assert_eq!(parse("/start"), Some(Ok(Command::Start(None))));
         assert_eq!(parse("/reset_qr"), Some(Ok(Command::ResetQr)));
+        assert_eq!(
+            parse("/unban @mallory"),
+            Some(Ok(Command::Unban("@mallory".into())))
+        );
+        assert_eq!(parse("/web"), Some(Ok(Command::Web { rotate: false })));
+        assert_eq!(
+            parse("/web rotate"),
+            Some(Ok(Command::Web { rotate: true }))
+        );
+        assert_eq!(
+            parse("/web nonsense"),
+            Some(Err(ParseError::Usage("/web [rotate]")))
+        );
         assert_eq!(
             parse("/RENAME  my  app "),
             Some(Ok(Command::Rename("my  app".into())))

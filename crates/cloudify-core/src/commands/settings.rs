@@ -37,14 +37,28 @@ fn answer(ctx: &CommandContext<'_>, r: Result<Output, ServiceError>) -> Vec<Outp
     }
 }
 
-pub(super) async fn web(ctx: &CommandContext<'_>) -> Result<Vec<Output>, StoreError> {
+pub(super) async fn web(
+    ctx: &CommandContext<'_>,
+    inst: &Instance,
+    rotate: bool,
+) -> Result<Vec<Output>, StoreError> {
+    // The terminal is a shell on the server: the owner's, unless the config opens it to
+    // members; new credentials are always the owner's call.
+    if (rotate || !ctx.router.config.web_terminal.members)
+        && let Some(refusal) = ctx.refuse_unless_owner(inst, false).await?
+    {
+        return Ok(refusal);
+    }
+    let terminal = &ctx.router.services.terminal;
+    if rotate {
+        return Ok(match terminal.rotate().await {
+            Ok(()) => ctx.say(i18n::web_rotated(ctx.lang)),
+            Err(e) => ctx.say(describe_service_error(ctx.lang, &e)),
+        });
+    }
     Ok(answer(
         ctx,
-        ctx.router
-            .services
-            .terminal
-            .describe(ctx.is_private(), ctx.lang)
-            .await,
+        terminal.describe(ctx.is_private(), ctx.lang).await,
     ))
 }
 

@@ -29,6 +29,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub web_terminal: WebTerminalConfig,
     pub http: HttpConfig,
+    pub binding: BindingConfig,
     pub message_image_threshold: u32,
     pub max_offline_messages: u32,
     pub presence_minutes: u32,
@@ -111,6 +112,8 @@ pub struct WebTerminalConfig {
     pub kind: WebTerminalKind,
     pub port: u16,
     pub public_url: String,
+    /// `/web` for members too; by default only the owner gets the terminal.
+    pub members: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +122,16 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Generated on first start when empty (see `cloudify run`).
     pub notify_token: Secret,
+}
+
+/// SPEC §3's optional binding rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct BindingConfig {
+    /// Seconds a binding link or code stays valid; 0 = until `/reset-qr`.
+    pub code_ttl: u64,
+    /// New binders wait until the owner approves them.
+    pub approve_new_users: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,6 +151,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             web_terminal: WebTerminalConfig::default(),
             http: HttpConfig::default(),
+            binding: BindingConfig::default(),
             message_image_threshold: 10,
             max_offline_messages: 20,
             presence_minutes: 15,
@@ -199,6 +213,7 @@ impl Default for WebTerminalConfig {
             kind: WebTerminalKind::Ttyd,
             port: 7681,
             public_url: String::new(),
+            members: false,
         }
     }
 }
@@ -255,6 +270,11 @@ impl Config {
         } else {
             &self.dingtalk.robot_code
         }
+    }
+
+    /// How binding credentials issued or checked at `now` (Unix seconds) expire.
+    pub fn bind_issue(&self, now: i64) -> crate::binding::Issue {
+        crate::binding::Issue::new(now, self.binding.code_ttl)
     }
 
     /// The proxy URL the bot's clients should use, if the proxy is on.

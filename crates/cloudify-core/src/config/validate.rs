@@ -105,6 +105,10 @@ pub(super) fn check(c: &Config, figment: &Figment, file: &Path) -> Result<(), Co
         500,
         60_000,
     )?;
+    if c.binding.code_ttl != 0 {
+        // Tokens carry their issue minute: shorter lifetimes cannot be told apart.
+        range("binding.code_ttl", c.binding.code_ttl, 60, 365 * 24 * 3600)?;
+    }
     if c.web_terminal.port == 0 {
         return Err(fail("web_terminal.port", "must not be 0".into()));
     }

@@ -1,9 +1,11 @@
 //! Every sentence the bot says, in Chinese and English. Nothing else builds user text.
 
 mod messages;
+mod trust;
 pub mod turn;
 
 pub use messages::*;
+pub use trust::*;
 
 use crate::config::LanguageSetting;
 use crate::identity::Platform;

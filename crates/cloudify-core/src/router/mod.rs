@@ -1,13 +1,12 @@
 //! The router: every incoming update passes here once. It records the user, answers in
 //! their language, replays what they missed, runs commands, forwards prompts of bound users
-//! to their active instance, and fans output out to every user bound to an instance.
+//! to their active instance. What goes out goes through the [`Fanout`].
 
-mod backlog;
+mod attachments;
 mod limits;
-mod presence;
 
-pub use backlog::StoreBacklog;
-pub use presence::online_handles;
+pub use crate::clock::{Clock, SystemClock};
+pub use crate::fanout::{Delivered, Fanout, StoreBacklog, online_handles};
 
 use crate::adapter::{ChatRef, Incoming, IncomingKind};
 use crate::binding::BindLimiter;
@@ -17,14 +16,13 @@ use crate::i18n::{self, Lang};
 use crate::identity::{Platform, UserKey};
 use crate::outbox::LocalId;
 use crate::outbox::runner::OutboxHandle;
-use crate::output::{Envelope, Output};
-use crate::redact::redact_output;
+use crate::output::Output;
 use crate::services::{
     PromptPart, ProxyControl, QrImages, Sender, ServiceError, WebTerminal, Workspace,
 };
 use crate::store::{SeenUser, SharedStore, StoreError, User};
+use attachments::fetch_attachment;
 use limits::ActionLimiter;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use uuid::Uuid;
 
@@ -32,24 +30,6 @@ use uuid::Uuid;
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 /// The name a message longer than [`MAX_PROMPT_CHARS`] gets as an attachment.
 pub const LONG_MESSAGE_FILE: &str = "message.txt";
-
-/// Wall-clock time, injectable for tests.
-pub trait Clock: Send + Sync + 'static {
-    fn now_ms(&self) -> u64;
-    fn now_secs(&self) -> i64 {
-        (self.now_ms() / 1000) as i64
-    }
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    }
-}
 
 /// The services commands and prompts reach.
 pub struct Services {
@@ -59,21 +39,12 @@ pub struct Services {
     pub qr: Arc<dyn QrImages>,
 }
 
-/// A message delivered to one recipient, for later edits (the relay's live message).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivered {
-    pub user: UserKey,
-    pub chat: ChatRef,
-    pub local: LocalId,
-    pub lang: Lang,
-}
-
 pub struct Router {
     pub store: SharedStore,
     pub config: Arc<Config>,
     pub services: Services,
     clock: Arc<dyn Clock>,
-    outboxes: RwLock<HashMap<Platform, OutboxHandle>>,
+    fanout: Arc<Fanout>,
     bind_limiter: Mutex<BindLimiter>,
     action_limiter: Mutex<ActionLimiter>,
     telegram_bot: RwLock<Option<String>>,
@@ -86,12 +57,18 @@ impl Router {
         services: Services,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let fanout = Arc::new(Fanout::new(store, config, clock));
+        Self::with_fanout(fanout, services)
+    }
+
+    /// The router on a fan-out built beforehand (the relay shares it).
+    pub fn with_fanout(fanout: Arc<Fanout>, services: Services) -> Self {
         Self {
-            store,
-            config,
+            store: fanout.store().clone(),
+            config: fanout.config().clone(),
             services,
-            clock,
-            outboxes: RwLock::new(HashMap::new()),
+            clock: fanout.clock().clone(),
+            fanout,
             bind_limiter: Mutex::new(BindLimiter::default()),
             action_limiter: Mutex::new(ActionLimiter::default()),
             telegram_bot: RwLock::new(None),
@@ -100,18 +77,16 @@ impl Router {
 
     /// Registers the outbox of a platform's adapter.
     pub fn attach(&self, platform: Platform, outbox: OutboxHandle) {
-        self.outboxes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(platform, outbox);
+        self.fanout.attach(platform, outbox);
     }
 
     pub fn outbox(&self, platform: Platform) -> Option<OutboxHandle> {
-        self.outboxes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&platform)
-            .cloned()
+        self.fanout.outbox(platform)
+    }
+
+    /// Who receives what: the fan-out replies and broadcasts go through.
+    pub fn fanout(&self) -> &Arc<Fanout> {
+        &self.fanout
     }
 
     /// The Telegram bot's username (from getMe), for deep links.
@@ -145,12 +120,7 @@ impl Router {
 
     /// The language to answer a user in.
     pub fn lang_of(&self, user: &User) -> Lang {
-        Lang::resolve(
-            user.language.as_deref(),
-            self.config.language,
-            user.client_language.as_deref(),
-            user.key.platform,
-        )
+        self.fanout.lang_of(user)
     }
 
     /// Handles one update from an adapter. Never fails: problems become replies or logs.
@@ -200,7 +170,7 @@ impl Router {
         let text = match &inc.kind {
             IncomingKind::Text(t) => Some(t.as_str()),
             IncomingKind::Button { command } => Some(command.as_str()),
-            IncomingKind::File { .. } => None,
+            IncomingKind::File { .. } | IncomingKind::Remote { .. } => None,
         };
         if let Some(parsed) = text.and_then(commands::parse) {
             let ctx = CommandContext {
@@ -235,7 +205,11 @@ impl Router {
             self.reply(&inc.chat, Output::plain(i18n::bind_instructions(lang)));
             return Ok(());
         };
-        let parts = match &inc.kind {
+        // Only now, with the sender known to be bound, is a file downloaded.
+        let Some(kind) = fetch_attachment(self, inc, lang).await else {
+            return Ok(());
+        };
+        let parts = match &*kind {
             IncomingKind::Text(t) | IncomingKind::Button { command: t } => {
                 if t.trim().is_empty() {
                     return Ok(());
@@ -262,6 +236,7 @@ impl Router {
                     vec![PromptPart::Text(t.clone())]
                 }
             }
+            IncomingKind::Remote { .. } => return Ok(()), // fetched above
             IncomingKind::File {
                 name,
                 mime,
@@ -323,8 +298,7 @@ impl Router {
 
     /// Sends a reply to the chat a message came from.
     pub fn reply(&self, chat: &ChatRef, body: Output) -> Option<LocalId> {
-        let outbox = self.outbox(chat.platform)?;
-        Some(outbox.send(chat.clone(), Envelope::bare(redact_output(body))))
+        self.fanout.reply(chat, body)
     }
 
     /// Sends to one user's private chat, framed for that user (header, footer).
@@ -334,123 +308,36 @@ impl Router {
         instance_id: Option<Uuid>,
         body: Output,
     ) -> Result<Option<Delivered>, StoreError> {
-        let lang = self.lang_of(user);
-        let env = match instance_id {
-            Some(id) => self.frame(user, id, body, lang).await?,
-            None => Envelope::bare(redact_output(body)),
-        };
-        let chat = ChatRef::private(&user.key);
-        Ok(self.outbox(user.key.platform).map(|o| Delivered {
-            user: user.key.clone(),
-            local: o.send(chat.clone(), env),
-            chat,
-            lang,
-        }))
+        self.fanout.send_to_user(user, instance_id, body).await
     }
 
     /// Sends output about an instance to every user bound to it, each in their language.
-    /// `except` skips one user (e.g. the one a reply already went to).
     pub async fn broadcast(
         &self,
         instance_id: Uuid,
         except: Option<&UserKey>,
         body: impl Fn(Lang) -> Output,
     ) -> Result<Vec<Delivered>, StoreError> {
-        // One store round trip for the whole fan-out (members and everyone's framing): this
-        // is the hot path from an OpenCode event to the IM call.
-        let window = i64::from(self.config.presence_minutes) * 60;
-        let now = self.now();
-        let (members, frame) = self
-            .store
-            .read(move |s| {
-                let mut members = Vec::new();
-                for (_, user) in s.members(instance_id)? {
-                    let several = Frame::several(s, &user.key)?;
-                    members.push((user, several));
-                }
-                Ok((members, Frame::load(s, instance_id, now, window)?))
-            })
-            .await?;
-        let mut out = Vec::with_capacity(members.len());
-        for (user, several) in members {
-            if Some(&user.key) == except {
-                continue;
-            }
-            let lang = self.lang_of(&user);
-            let env = frame.envelope(instance_id, several, body(lang), lang);
-            let chat = ChatRef::private(&user.key);
-            if let Some(o) = self.outbox(user.key.platform) {
-                out.push(Delivered {
-                    local: o.send(chat.clone(), env),
-                    user: user.key,
-                    chat,
-                    lang,
-                });
-            }
-        }
-        Ok(out)
+        self.fanout.broadcast(instance_id, except, body).await
     }
 
-    /// Replaces a delivered message (live progress), keeping its framing.
+    /// Replaces a delivered message, keeping its framing.
     pub async fn edit(
         &self,
         d: &Delivered,
         instance_id: Uuid,
         body: Output,
     ) -> Result<(), StoreError> {
-        let key = d.user.clone();
-        let window = i64::from(self.config.presence_minutes) * 60;
-        let now = self.now();
-        // One store round trip: the user still exists (not removed meanwhile) and the framing.
-        let framing = self
-            .store
-            .read(move |s| {
-                if s.user(&key)?.is_none() {
-                    return Ok(None);
-                }
-                let frame = Frame::load(s, instance_id, now, window)?;
-                Ok(Some((frame, Frame::several(s, &key)?)))
-            })
-            .await?;
-        let Some((frame, several)) = framing else {
-            return Ok(());
-        };
-        let env = frame.envelope(instance_id, several, body, d.lang);
-        if let Some(o) = self.outbox(d.chat.platform) {
-            o.edit(d.chat.clone(), d.local, env);
-        }
-        Ok(())
+        self.fanout.edit(d, instance_id, body).await
     }
 
     pub fn delete(&self, d: &Delivered) {
-        if let Some(o) = self.outbox(d.chat.platform) {
-            o.delete(d.chat.clone(), d.local);
-        }
-    }
-
-    /// Adds the `[instance]` header (when the user has several) and the online footer.
-    async fn frame(
-        &self,
-        user: &User,
-        instance_id: Uuid,
-        body: Output,
-        lang: Lang,
-    ) -> Result<Envelope, StoreError> {
-        let key = user.key.clone();
-        let window = i64::from(self.config.presence_minutes) * 60;
-        let now = self.now();
-        let (frame, several) = self
-            .store
-            .read(move |s| {
-                let frame = Frame::load(s, instance_id, now, window)?;
-                Ok((frame, Frame::several(s, &key)?))
-            })
-            .await?;
-        Ok(frame.envelope(instance_id, several, body, lang))
+        self.fanout.delete(d);
     }
 
     /// `/reset-qr`: new `qr_version`, every binding removed, the removed users told (all but
-    /// `quiet`, who gets their own reply). Returns who was removed.
+    /// `quiet`, who gets their own reply), new web-terminal credentials. Bans stay.
+    /// Returns who was removed.
     pub async fn reset_qr(
         &self,
         inst: &crate::store::Instance,
@@ -459,6 +346,9 @@ impl Router {
         let id = inst.id;
         let (_, kicked) = self.store.call(move |s| s.reset_qr(id)).await?;
         tracing::info!(instance = %inst.name, kicked = kicked.len(), "QR reset");
+        if let Err(e) = self.services.terminal.rotate().await {
+            tracing::warn!(error = %e, "could not rotate the web terminal's credentials");
+        }
         for key in kicked.iter().filter(|k| Some(*k) != quiet) {
             let k = key.clone();
             if let Some(user) = self.store.call(move |s| s.user(&k)).await? {
@@ -476,51 +366,7 @@ impl Router {
 
     /// Sends "you missed N messages" and then the kept output, once the user is back.
     pub async fn replay_backlog(&self, user: &User) -> Result<(), StoreError> {
-        let key = user.key.clone();
-        let missed = self
-            .store
-            .call(move |s| {
-                if s.has_offline(&key)? {
-                    s.offline_for(&key)
-                } else {
-                    Ok(Vec::new())
-                }
-            })
-            .await?;
-        let Some(outbox) = self.outbox(user.key.platform) else {
-            return Ok(());
-        };
-        let lang = self.lang_of(user);
-        let chat = ChatRef::private(&user.key);
-        for m in missed {
-            let id = m.instance_id;
-            let name = self
-                .store
-                .call(move |s| s.instance(id))
-                .await?
-                .map(|i| i.name)
-                .unwrap_or_default();
-            let mut summary = i18n::missed(lang, m.total(), &name);
-            if m.dropped > 0 {
-                summary = format!("{summary}\n{}", i18n::missed_dropped(lang, m.dropped));
-            }
-            outbox.send(chat.clone(), Envelope::about(id, Output::notice(summary)));
-            let mut last = 0;
-            for (entry_id, payload) in &m.entries {
-                last = *entry_id;
-                match serde_json::from_str::<Envelope>(payload) {
-                    Ok(env) => {
-                        outbox.send(chat.clone(), env);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "unreadable backlog entry skipped"),
-                }
-            }
-            let key = user.key.clone();
-            self.store
-                .call(move |s| s.ack_offline(&key, id, last))
-                .await?;
-        }
-        Ok(())
+        self.fanout.replay_backlog(user).await
     }
 }
 
@@ -535,43 +381,6 @@ pub fn describe_service_error(lang: Lang, e: &ServiceError) -> String {
         ),
         ServiceError::Unreachable(url) => {
             i18n::failed(lang, &i18n::turn::opencode_unreachable(lang, url))
-        }
-    }
-}
-
-/// What frames output about an instance: its name (the header, for users bound to several
-/// instances) and who is online (the footer).
-struct Frame {
-    name: Option<String>,
-    online: Vec<String>,
-}
-
-impl Frame {
-    fn load(
-        s: &crate::store::Store,
-        instance_id: Uuid,
-        now: i64,
-        window: i64,
-    ) -> Result<Frame, StoreError> {
-        Ok(Frame {
-            name: s.instance(instance_id)?.map(|i| i.name),
-            online: online_handles(s, instance_id, now, window)?,
-        })
-    }
-
-    /// Whether the user is bound to several instances: their output then names the instance.
-    fn several(s: &crate::store::Store, key: &UserKey) -> Result<bool, StoreError> {
-        Ok(s.bindings_of_user(key)?.len() > 1)
-    }
-
-    fn envelope(&self, instance_id: Uuid, several: bool, body: Output, lang: Lang) -> Envelope {
-        let footer = (!self.online.is_empty() && !body.is_ephemeral())
-            .then(|| i18n::online_footer(lang, &self.online));
-        Envelope {
-            instance_id: Some(instance_id),
-            header: several.then(|| format!("[{}]", self.name.clone().unwrap_or_default())),
-            body: redact_output(body),
-            footer,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::adapter::{Adapter, AdapterError, DeliveryError, IncomingSink, Platfor
 use crate::binding;
 use crate::commands::PermissionReply;
 use crate::config::Config;
+use crate::output::Envelope;
 use crate::services::{FileDiff, SessionSummary, Unavailable, WorkspaceStatus};
 use crate::store::{NewInstance, Store};
 use async_trait::async_trait;
@@ -183,22 +184,21 @@ struct World {
 
 impl World {
     async fn new() -> World {
+        Self::build(Config::default(), Arc::new(Unavailable("web terminal"))).await
+    }
+
+    async fn build(config: Config, terminal: Arc<dyn WebTerminal>) -> World {
         let store = SharedStore::new(Store::open_in_memory().unwrap());
         let adapter = Arc::new(RecordingAdapter::default());
         let workspace = Arc::new(RecordingWorkspace::default());
         let clock = Arc::new(TestClock(AtomicU64::new(1_700_000_000_000)));
         let services = Services {
             workspace: workspace.clone(),
-            terminal: Arc::new(Unavailable("web terminal")),
+            terminal,
             proxy: Arc::new(Unavailable("proxy")),
             qr: Arc::new(PngQr),
         };
-        let router = Router::new(
-            store.clone(),
-            Arc::new(Config::default()),
-            services,
-            clock.clone(),
-        );
+        let router = Router::new(store.clone(), Arc::new(config), services, clock.clone());
         let backlog = Arc::new(StoreBacklog { store, cap: 20 });
         let outbox = OutboxHandle::spawn(adapter.clone(), backlog);
         router.attach(Platform::Telegram, outbox.clone());
@@ -294,6 +294,8 @@ fn to(out: &[(ChatRef, Envelope)], user: &str) -> Vec<String> {
         .collect();
     texts(&mine)
 }
+
+mod trust;
 
 #[tokio::test]
 async fn unbound_users_get_instructions_and_never_reach_opencode() {

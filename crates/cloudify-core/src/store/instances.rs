@@ -1,6 +1,7 @@
 //! Instances: one OpenCode workspace (server URL + directory) the bot can drive.
 
 use super::{Result, Store, StoreError};
+use crate::names;
 use crate::secret::Secret;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::fmt;
@@ -89,20 +90,9 @@ fn unique_name(conn: &Connection, base: &str, except: Option<Uuid>) -> Result<St
     let mut n = 0;
     while taken(&candidate)? {
         n += 1;
-        candidate = format!("{base}-{n}");
+        candidate = names::with_suffix(base, n);
     }
     Ok(candidate)
-}
-
-/// Makes a name safe for `/switch <name>`: trimmed, inner whitespace as `-`, ≤ 40 chars.
-pub fn normalize_name(raw: &str) -> Option<String> {
-    let joined: String = raw.split_whitespace().collect::<Vec<_>>().join("-");
-    let name: String = joined
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(40)
-        .collect();
-    (!name.is_empty()).then_some(name)
 }
 
 impl Store {
@@ -112,7 +102,7 @@ impl Store {
     }
 
     pub fn add_instance(&mut self, new: &NewInstance, now: i64) -> Result<Instance> {
-        let base = normalize_name(&new.name).unwrap_or_else(|| "opencode".into());
+        let base = names::check(&new.name)?;
         let tx = self.conn.savepoint()?;
         let name = unique_name(&tx, &base, None)?;
         let id = Uuid::new_v4();
@@ -166,9 +156,9 @@ impl Store {
     }
 
     /// Renames an instance; a taken name gets `-1`, `-2`, …. Returns the name given.
+    /// The new name must follow [`names`]' rule.
     pub fn rename_instance(&mut self, id: Uuid, wanted: &str) -> Result<String> {
-        let base =
-            normalize_name(wanted).ok_or_else(|| StoreError::NoSuchInstance(wanted.into()))?;
+        let base = names::check(wanted)?;
         let name = self.unique_instance_name(&base, Some(id))?;
         let n = self.conn.execute(
             "UPDATE instances SET name = ?1 WHERE id = ?2",

@@ -69,6 +69,24 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (platform, update_id)
     );
     ",
+    // 2: users an owner removed with /kick; they cannot bind again until /unban
+    r"
+    CREATE TABLE bans (
+        platform     TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        instance_id  TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        banned_at    INTEGER NOT NULL,
+        PRIMARY KEY (platform, user_id, instance_id)
+    );
+    -- binding.approve_new_users: who waits for the owner's approval
+    CREATE TABLE pending_bindings (
+        platform     TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        instance_id  TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        asked_at     INTEGER NOT NULL,
+        PRIMARY KEY (platform, user_id, instance_id)
+    );
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -6,6 +6,7 @@
 //! the reads on the path from an OpenCode event to the IM call, [`SharedStore::read`], which
 //! skips that hop when the read cannot wait.
 
+mod bans;
 mod instances;
 mod migrations;
 mod offline;
@@ -35,6 +36,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("no instance named `{0}`")]
     NoSuchInstance(String),
+    #[error(transparent)]
+    InvalidName(#[from] crate::names::NameError),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
     #[error("the store worker stopped")]

@@ -74,11 +74,42 @@ fn name_collisions_get_numbered_suffixes() {
     assert_eq!(s.rename_instance(c.id, "app").unwrap(), "app-2");
     assert_eq!(s.rename_instance(a.id, "app").unwrap(), "app");
     assert_eq!(
-        s.rename_instance(b.id, "  my   project ").unwrap(),
+        s.rename_instance(b.id, " My-Project ").unwrap(),
         "my-project"
     );
     // The freed name is reusable.
     assert_eq!(s.add_instance(&new_inst("app-1"), 4).unwrap().name, "app-1");
+}
+
+#[test]
+fn names_that_could_be_paths_are_refused_and_nothing_changes() {
+    let mut s = Store::open_in_memory().unwrap();
+    let a = s.add_instance(&new_inst("app"), 1).unwrap();
+    for bad in [
+        "../x",
+        "a/b",
+        "/abs",
+        "a\0b",
+        &"a".repeat(300),
+        "\u{0430}pp",
+    ] {
+        assert!(matches!(
+            s.add_instance(&new_inst(bad), 2),
+            Err(StoreError::InvalidName(_))
+        ));
+        assert!(matches!(
+            s.rename_instance(a.id, bad),
+            Err(StoreError::InvalidName(_))
+        ));
+    }
+    assert_eq!(s.instances().unwrap().len(), 1);
+    assert_eq!(s.instance(a.id).unwrap().unwrap().name, "app");
+    // A taken 32-character name gets a suffix that still fits.
+    let long = "b".repeat(32);
+    s.add_instance(&new_inst(&long), 3).unwrap();
+    let second = s.add_instance(&new_inst(&long), 4).unwrap();
+    assert_eq!(second.name.len(), 32);
+    assert!(second.name.ends_with("-1"));
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn uuid_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     })
 }
 
-fn platform_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Platform> {
+pub(super) fn platform_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Platform> {
     let s: String = r.get(i)?;
     Platform::parse(&s).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(

@@ -20,6 +20,10 @@ pub struct QrArgs {
     /// Also write the QR code as a PNG to this path.
     #[arg(long, value_name = "PATH")]
     png: Option<PathBuf>,
+    /// Print only while nobody is bound to the instance (for start scripts: once an owner
+    /// is bound, the link stays out of the container log).
+    #[arg(long)]
+    if_unbound: bool,
 }
 
 #[derive(Args)]
@@ -36,20 +40,18 @@ pub fn qr_target(app: &App, inst: &Instance) -> Result<(String, bool)> {
     if bot.is_none() && app.config.telegram_enabled() {
         bot = learn_bot_username(app);
     }
+    let issue = app.config.bind_issue(crate::app::now_secs());
     Ok(match bot {
         Some(bot) => (
             format!(
                 "https://t.me/{bot}?start={}",
-                binding::deep_link_token(inst)
+                binding::deep_link_token_at(inst, issue)
             ),
             true,
         ),
         None => {
             let endpoint = format!("http://{}", app.config.http.listen);
-            (
-                binding::long_payload(inst, &endpoint, crate::app::now_secs()),
-                false,
-            )
+            (binding::long_payload_at(inst, &endpoint, issue), false)
         }
     })
 }
@@ -79,7 +81,10 @@ pub fn print_qr(app: &App, inst: &Instance, extra_png: Option<&Path>) -> Result<
     let (target, is_link) = qr_target(app, inst)?;
     let art = cloudify_render::qr::terminal(&target, true)?;
     let png = cloudify_render::qr::png(&target, 10)?;
-    let saved = app.data_dir.join("qr").join(format!("{}.png", inst.name));
+    let qr_dir = app.data_dir.join("qr");
+    // A name from before the naming rule never becomes a path: such instances use their id.
+    let saved = cloudify_core::names::file_in(&qr_dir, &inst.name, "png")
+        .unwrap_or_else(|| qr_dir.join(format!("{}.png", inst.id)));
     std::fs::write(&saved, &png).with_context(|| format!("cannot write {}", saved.display()))?;
     if let Some(p) = extra_png {
         std::fs::write(p, &png).with_context(|| format!("cannot write {}", p.display()))?;
@@ -97,10 +102,17 @@ pub fn print_qr(app: &App, inst: &Instance, extra_png: Option<&Path>) -> Result<
         );
         println!("binding payload. Send it with /bind:  /bind {target}");
     }
+    let issue = app.config.bind_issue(crate::app::now_secs());
     println!(
         "DingTalk 钉钉: send / 发送  /bind {}",
-        binding::dingtalk_code(inst)
+        binding::dingtalk_code_at(inst, issue)
     );
+    if issue.expires() {
+        println!(
+            "Valid for {} s (binding.code_ttl) / 有效期 {} 秒",
+            issue.ttl_secs, issue.ttl_secs
+        );
+    }
     println!("PNG: {}", saved.display());
     println!("Keep it private: anyone with this code can bind. / 请勿在群聊中分享。");
     Ok(())
@@ -109,8 +121,27 @@ pub fn print_qr(app: &App, inst: &Instance, extra_png: Option<&Path>) -> Result<
 pub fn show(env: &EnvVars, args: &QrArgs) -> Result<ExitCode> {
     let app = App::open(env)?;
     let inst = app.instance(args.instance.as_deref())?;
+    if args.if_unbound && has_owner(&app, &inst) {
+        println!(
+            "[{}] has an owner, so the binding link is not printed. Show it with `cloudify qr`.",
+            inst.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     print_qr(&app, &inst, args.png.as_deref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether someone owns the instance (the first user bound; ownership passes on unbind).
+/// A store error counts as owned: when unsure, keep the link out of the log.
+pub fn has_owner(app: &App, inst: &Instance) -> bool {
+    let id = inst.id;
+    app.store
+        .call_now(move |s| s.members(id))
+        .map_or(true, |m| {
+            m.iter()
+                .any(|(b, _)| b.role == cloudify_core::store::Role::Owner)
+        })
 }
 
 pub fn reset(env: &EnvVars, args: &ResetArgs) -> Result<ExitCode> {

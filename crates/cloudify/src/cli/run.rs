@@ -6,7 +6,7 @@ use crate::{lanes, services, telemetry};
 use anyhow::Result;
 use cloudify_core::outbox::runner::OutboxHandle;
 use cloudify_core::router::StoreBacklog;
-use cloudify_core::{Adapter, EnvVars, Platform, Router, Services, SystemClock};
+use cloudify_core::{Adapter, EnvVars, Fanout, Platform, Router, Services, SystemClock};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,64 +53,69 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     for secret in config.secret_values() {
         cloudify_core::redact::register_known(&secret);
     }
+    // Wired once, in dependency order: store → outboxes → fan-out → relay → workspace
+    // service → router → adapters' receive loops. Nothing points back up this chain.
     let backlog = Arc::new(StoreBacklog {
         store: app.store.clone(),
         cap: config.max_offline_messages,
     });
-    let relay = crate::relay::Relay::new(app.store.clone(), config.clone());
-    let services = Services {
-        workspace: Arc::new(crate::relay::OpenCodeWorkspace(relay.clone())),
-        terminal: Arc::new(services::WebTerminalLink::new(&app)),
-        proxy: Arc::new(crate::proxy::ProxySettings::new(&app, env)),
-        qr: Arc::new(services::QrPng),
-    };
-    let router = Arc::new(Router::new(
+    let fanout = Arc::new(Fanout::new(
         app.store.clone(),
         config.clone(),
-        services,
         Arc::new(SystemClock),
     ));
-    relay.attach(&router);
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let mut adapters: Vec<Arc<dyn Adapter>> = Vec::new();
     let mut platforms = Vec::new();
-
+    let mut telegram_bot = None;
     if config.telegram_enabled() {
         let tg = crate::platforms::telegram(&app).await?;
-        if let Some(bot) = tg.bot_username() {
-            router.set_telegram_bot(&bot);
-            let b = bot.clone();
-            app.store
-                .call(move |s| s.set_setting(crate::cli::qr::BOT_USERNAME_SETTING, &b))
-                .await?;
-            tracing::info!(bot = %bot, "Telegram bot ready");
-        }
-        let adapter: Arc<dyn Adapter> = tg;
-        router.attach(
-            Platform::Telegram,
-            OutboxHandle::spawn(adapter.clone(), backlog.clone()),
-        );
-        spawn_adapter(adapter, tx.clone());
+        telegram_bot = tg.bot_username();
+        adapters.push(tg);
         platforms.push("telegram");
     }
     if config.dingtalk_enabled() {
-        let adapter: Arc<dyn Adapter> = crate::platforms::dingtalk(&app)?;
-        router.attach(
-            Platform::DingTalk,
-            OutboxHandle::spawn(adapter.clone(), backlog.clone()),
-        );
-        spawn_adapter(adapter, tx.clone());
+        adapters.push(crate::platforms::dingtalk(&app)?);
         platforms.push("dingtalk");
         tracing::info!("DingTalk Stream mode starting");
     }
+    for adapter in &adapters {
+        fanout.attach(
+            adapter.platform(),
+            OutboxHandle::spawn(adapter.clone(), backlog.clone()),
+        );
+    }
+    let relay = cloudify_relay::Relay::new(app.store.clone(), config.clone(), fanout.clone());
+    let services = Services {
+        workspace: Arc::new(cloudify_relay::OpenCodeWorkspace(relay.clone())),
+        terminal: Arc::new(services::WebTerminalLink::new(&app, env)),
+        proxy: Arc::new(crate::proxy::ProxySettings::new(&app, env)),
+        qr: Arc::new(services::QrPng),
+    };
+    let router = Arc::new(Router::with_fanout(fanout.clone(), services));
+    if let Some(bot) = telegram_bot {
+        router.set_telegram_bot(&bot);
+        let b = bot.clone();
+        app.store
+            .call(move |s| s.set_setting(crate::cli::qr::BOT_USERNAME_SETTING, &b))
+            .await?;
+        tracing::info!(bot = %bot, "Telegram bot ready");
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    for adapter in adapters {
+        spawn_adapter(adapter, tx.clone());
+    }
 
     relay.start_all().await;
-    let token = app.notify_token()?;
-    cloudify_core::redact::register_known(token.expose());
+    let notify_token = app.notify_token()?;
+    let admin_token = app.admin_token()?;
+    cloudify_core::redact::register_known(notify_token.expose());
+    cloudify_core::redact::register_known(admin_token.expose());
     let http = serve(
         config.http.listen,
         HttpState {
             router: router.clone(),
-            token,
+            notify_token,
+            admin_token,
             platforms,
         },
     )
@@ -123,7 +128,7 @@ async fn daemon(app: App, env: &EnvVars) -> Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping: delivering what is queued (up to 5 s)");
     for p in [Platform::Telegram, Platform::DingTalk] {
-        if let Some(o) = router.outbox(p) {
+        if let Some(o) = fanout.outbox(p) {
             let _ = tokio::time::timeout(Duration::from_secs(5), o.flush()).await;
         }
     }
@@ -159,19 +164,16 @@ fn spawn_adapter(
     });
 }
 
-/// The QR goes to the log (and /data/qr) until someone has bound.
+/// The QR goes to the log (and /data/qr) only while nobody owns the instance: once bound, a
+/// link in the log would let anyone who reads it (a hosting dashboard) join.
 fn print_qr_on_first_start(app: &App) {
     let Ok(instances) = app.store.call_now(|s| s.instances()) else {
         return;
     };
     for inst in instances {
-        let id = inst.id;
-        let bound = app
-            .store
-            .call_now(move |s| s.members(id))
-            .map(|m| !m.is_empty())
-            .unwrap_or(true);
-        if !bound && let Err(e) = crate::cli::qr::print_qr(app, &inst, None) {
+        if !crate::cli::qr::has_owner(app, &inst)
+            && let Err(e) = crate::cli::qr::print_qr(app, &inst, None)
+        {
             tracing::warn!(error = %e, "could not print the QR code");
         }
     }

@@ -4,8 +4,18 @@ use crate::app::App;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn call(app: &App, path: &str, body: &Value) -> Result<Value, String> {
-    let token = app.notify_token().map_err(|e| e.to_string())?;
+/// Which token a call presents: the notify token can only notify.
+enum Credential {
+    Notify,
+    Admin,
+}
+
+fn call(app: &App, path: &str, body: &Value, cred: &Credential) -> Result<Value, String> {
+    let token = match cred {
+        Credential::Notify => app.notify_token(),
+        Credential::Admin => app.admin_token(),
+    }
+    .map_err(|e| e.to_string())?;
     let url = format!("http://{}{path}", local_addr(app));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,11 +75,17 @@ pub fn notify_via_daemon(app: &App, instance: Option<&str>, text: &str) -> Resul
         app,
         "/api/notify",
         &json!({ "text": text, "instance": instance }),
+        &Credential::Notify,
     )?;
     Ok(v.get("recipients").and_then(Value::as_u64).unwrap_or(0))
 }
 
 pub fn reset_via_daemon(app: &App, instance: &str) -> Result<u64, String> {
-    let v = call(app, "/api/reset-qr", &json!({ "instance": instance }))?;
+    let v = call(
+        app,
+        "/api/reset-qr",
+        &json!({ "instance": instance }),
+        &Credential::Admin,
+    )?;
     Ok(v.get("removed").and_then(Value::as_u64).unwrap_or(0))
 }

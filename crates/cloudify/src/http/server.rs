@@ -13,7 +13,10 @@ use subtle_eq::ct_eq;
 #[derive(Clone)]
 pub struct HttpState {
     pub router: Arc<Router>,
-    pub token: Secret,
+    /// May only notify (`POST /api/notify`): scripts and CI hold it.
+    pub notify_token: Secret,
+    /// Admin calls (`POST /api/reset-qr`) and notify: only the bot's account can read it.
+    pub admin_token: Secret,
     pub platforms: Vec<&'static str>,
 }
 
@@ -30,7 +33,7 @@ pub async fn serve(
         .route("/api/notify", post(notify))
         .route("/api/reset-qr", post(reset_qr))
         .with_state(state);
-    tracing::info!(%addr, "HTTP port ready (GET /healthz, POST /api/notify)");
+    tracing::info!(%addr, "HTTP port ready (GET /healthz, POST /api/notify, POST /api/reset-qr)");
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
@@ -42,13 +45,37 @@ async fn healthz(State(s): State<HttpState>) -> Json<Value> {
     Json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION"), "platforms": s.platforms }))
 }
 
-fn authorized(s: &HttpState, headers: &HeaderMap) -> bool {
+/// What a call needs: the notify token (or the admin token), or the admin token alone.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    Notify,
+    Admin,
+}
+
+/// 401 without a known token; 403 for the notify token on an admin call.
+fn authorize(s: &HttpState, headers: &HeaderMap, scope: Scope) -> Result<(), Reply> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    !s.token.is_empty() && ct_eq(given.as_bytes(), s.token.expose().as_bytes())
+    let is = |t: &Secret| !t.is_empty() && ct_eq(given.as_bytes(), t.expose().as_bytes());
+    if is(&s.admin_token) {
+        return Ok(());
+    }
+    if is(&s.notify_token) {
+        return match scope {
+            Scope::Notify => Ok(()),
+            Scope::Admin => Err(error(
+                StatusCode::FORBIDDEN,
+                "the notify token may only notify; admin calls need secrets/admin_token",
+            )),
+        };
+    }
+    Err(error(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong bearer token (secrets/notify_token or secrets/admin_token)",
+    ))
 }
 
 type Reply = (StatusCode, Json<Value>);
@@ -77,7 +104,15 @@ async fn find_instance(
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     match name {
-        Some(n) => all.into_iter().find(|i| i.name == n),
+        Some(n) => {
+            // An old database may hold a name from before the naming rule: exact match first.
+            let wanted = match cloudify_core::names::check(&n) {
+                Ok(folded) => folded,
+                Err(_) if all.iter().any(|i| i.name == n) => n,
+                Err(e) => return Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
+            };
+            all.into_iter().find(|i| i.name == wanted)
+        }
         None => all.into_iter().next(),
     }
     .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such instance"))
@@ -88,11 +123,8 @@ async fn notify(
     headers: HeaderMap,
     body: Option<Json<NotifyBody>>,
 ) -> Reply {
-    if !authorized(&s, &headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (http.notify_token)",
-        );
+    if let Err(r) = authorize(&s, &headers, Scope::Notify) {
+        return r;
     }
     let Some(Json(body)) = body else {
         return error(
@@ -133,11 +165,8 @@ async fn reset_qr(
     headers: HeaderMap,
     body: Option<Json<ResetBody>>,
 ) -> Reply {
-    if !authorized(&s, &headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (http.notify_token)",
-        );
+    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
+        return r;
     }
     let inst = match find_instance(&s, body.and_then(|Json(b)| b.instance)).await {
         Ok(i) => i,

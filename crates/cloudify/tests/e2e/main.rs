@@ -15,3 +15,4 @@ mod storage_faults;
 mod telegram_commands;
 mod telegram_resilience;
 mod telegram_turns;
+mod trust;

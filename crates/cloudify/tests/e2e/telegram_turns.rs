@@ -189,3 +189,36 @@ fn permission_id(m: &cloudify_testkit::fake_telegram::Message) -> String {
     let (_, data) = m.buttons().into_iter().next().expect("buttons");
     data.split_whitespace().nth(1).unwrap().to_string()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quick_turn_is_one_message_the_answer_without_a_live_message() {
+    let w = World::start().await;
+    let alice = user(108, "Alice");
+    w.bind(&alice, &w.qr_token(None)).await;
+    // The first turn of a fresh OpenCode is slow (it loads its providers): warm it up, and
+    // let the bind's status reply go out first.
+    w.llm.on("WARMUP", Script::text("warm"));
+    w.says(&alice, "WARMUP").await;
+    w.wait_answer(108, "warm").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    w.llm.on("QUICK", Script::text("quick answer"));
+    let since = std::time::Instant::now();
+    let calls_before = w.tg.calls().len();
+    w.says(&alice, "QUICK please").await;
+    let answer = w.wait_answer(108, "quick answer").await;
+    assert!(answer.text().contains("✅ Done"), "{}", answer.text());
+    // Give a late live message or status edit time to show up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent: Vec<String> =
+        w.tg.sent_since(108, since)
+            .iter()
+            .map(|m| m.text().to_string())
+            .collect();
+    assert_eq!(sent.len(), 1, "only the answer: {sent:#?}");
+    let calls: Vec<String> = w.tg.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.chat_id == Some(108))
+        .map(|c| c.method.clone())
+        .collect();
+    assert_eq!(calls, ["sendMessage"], "one Bot API call for a quick turn");
+}

@@ -1,6 +1,7 @@
 //! `Workspace` for commands and prompts, backed by the OpenCode client.
 
 use super::Relay;
+use crate::core::Input;
 use async_trait::async_trait;
 use cloudify_core::commands::PermissionReply;
 use cloudify_core::services::{
@@ -98,7 +99,10 @@ impl Workspace for OpenCodeWorkspace {
         prompt.model = inst.model.as_deref().and_then(model_ref);
         prompt.agent = inst.agent.clone();
         let mut session = self.current_session(inst, false).await?;
-        link.state.lock().await.starter = Some(from.handle.clone());
+        link.feed(Input::PromptSent {
+            by: from.handle.clone(),
+        })
+        .await;
         let mut delay = Duration::from_millis(500);
         for attempt in 0..4 {
             match link.client.prompt_async(&session, &prompt).await {
@@ -210,7 +214,7 @@ impl Workspace for OpenCodeWorkspace {
         if !busy.contains_key(&sid) {
             return Ok(false);
         }
-        link.state.lock().await.cancelled = true;
+        link.feed(Input::Cancelled).await;
         link.client
             .abort(&sid)
             .await
@@ -293,7 +297,7 @@ impl Workspace for OpenCodeWorkspace {
     ) -> Result<(), ServiceError> {
         let link = self.0.link(inst)?;
         // Noted before the reply: the `permission.replied` event can beat the HTTP answer.
-        let first = note_answer(&link, id, &from.handle).await;
+        let first = link.note_answer(id, &from.handle).await;
         let reply = match reply {
             PermissionReply::Once => cloudify_opencode::PermissionReply::Once,
             PermissionReply::Always => cloudify_opencode::PermissionReply::Always,
@@ -305,7 +309,10 @@ impl Workspace for OpenCodeWorkspace {
             .await
             .map_err(|e| service_error(inst, &e));
         if result.is_err() && first {
-            link.state.lock().await.answered_by.remove(id);
+            link.feed(Input::AnswerFailed {
+                request_id: id.to_string(),
+            })
+            .await;
         }
         result.map(|_| ())
     }
@@ -318,7 +325,7 @@ impl Workspace for OpenCodeWorkspace {
         choice: Option<Vec<usize>>,
     ) -> Result<(), ServiceError> {
         let link = self.0.link(inst)?;
-        note_answer(&link, id, &from.handle).await;
+        link.note_answer(id, &from.handle).await;
         let Some(choice) = choice else {
             link.client
                 .reject_question(id)
@@ -358,16 +365,4 @@ impl Workspace for OpenCodeWorkspace {
             .map_err(|e| service_error(inst, &e))?;
         Ok(())
     }
-}
-
-/// Records who answered a prompt, so everyone sees "— @alice" on the outcome. The first
-/// answer wins; returns whether this one was first.
-async fn note_answer(link: &super::Link, request_id: &str, who: &str) -> bool {
-    let mut st = link.state.lock().await;
-    if st.answered_by.contains_key(request_id) {
-        return false;
-    }
-    st.answered_by
-        .insert(request_id.to_string(), who.to_string());
-    true
 }
