@@ -19,6 +19,17 @@ pub fn dingtalk_code_at(inst: &Instance, issue: Issue) -> String {
     }
 }
 
+/// The codes accepted now: the current and the previous window's, or the one code.
+pub(super) fn accepted_codes(inst: &Instance, issue: Issue) -> Vec<String> {
+    match issue.window() {
+        Some(w) => [w, w.saturating_sub(1)]
+            .iter()
+            .map(|w| encode(&expiry::code_tag(inst, *w)))
+            .collect(),
+        None => vec![dingtalk_code(inst)],
+    }
+}
+
 pub(super) fn encode(tag: &[u8; 32]) -> String {
     let mut bits: u64 = 0;
     for b in &tag[..5] {

@@ -36,17 +36,6 @@ impl Issue {
             .then(|| u64::try_from(self.now).unwrap_or(0) / self.ttl_secs)
     }
 
-    /// The codes accepted now: the current and the previous window's, or the one code.
-    pub(super) fn codes(&self, inst: &Instance) -> Vec<String> {
-        match self.window() {
-            Some(w) => [w, w.saturating_sub(1)]
-                .iter()
-                .map(|w| super::code::encode(&code_tag(inst, *w)))
-                .collect(),
-            None => vec![super::dingtalk_code(inst)],
-        }
-    }
-
     /// `issued` (Unix seconds) is recent enough; one minute of slack for the token's rounding
     /// and clocks. Issue times in the future beyond that slack are refused too.
     pub(super) fn check_age(&self, issued: i64) -> Result<(), BindError> {
