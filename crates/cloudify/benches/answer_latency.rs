@@ -218,12 +218,16 @@ async fn prompts(w: &World, user: &User, kind: Kind, runs: usize, gap: Duration)
         let t0 = Instant::now();
         w.w.tg
             .user_sends_text(user, &format!("{trigger} number {i}"));
-        let has_answer = |c: &Call| {
-            c.status == 200 && c.method == "sendMessage" && text_of(c).contains(&marker)
-        };
+        let has_answer =
+            |c: &Call| c.status == 200 && c.method == "sendMessage" && text_of(c).contains(&marker);
         let got =
             w.w.tg
-                .wait_until(T, |_| w.calls_to(user.id, from).iter().any(has_answer).then_some(()))
+                .wait_until(T, |_| {
+                    w.calls_to(user.id, from)
+                        .iter()
+                        .any(has_answer)
+                        .then_some(())
+                })
                 .await;
         assert!(
             got.is_some(),
@@ -332,20 +336,23 @@ async fn prompts(w: &World, user: &User, kind: Kind, runs: usize, gap: Duration)
 async fn wait_quiet(w: &World, chat: i64, gap: Duration) {
     let deadline = Instant::now() + T;
     loop {
-        let last = w
-            .w
-            .tg
-            .calls()
-            .iter()
-            .filter(|c| c.chat_id == Some(chat) && is_paced(c))
-            .map(|c| c.at)
-            .max();
+        let last =
+            w.w.tg
+                .calls()
+                .iter()
+                .filter(|c| c.chat_id == Some(chat) && is_paced(c))
+                .map(|c| c.at)
+                .max();
         let quiet_since = last.map_or(Duration::MAX, |t| t.elapsed());
         if quiet_since >= gap {
             return;
         }
         assert!(Instant::now() < deadline, "chat {chat} never went quiet");
-        tokio::time::sleep(gap.saturating_sub(quiet_since).max(Duration::from_millis(20))).await;
+        tokio::time::sleep(
+            gap.saturating_sub(quiet_since)
+                .max(Duration::from_millis(20)),
+        )
+        .await;
     }
 }
 
@@ -408,7 +415,9 @@ fn median_trace(samples: &[Sample]) {
     order.sort_by(|a, b| a.visible.total_cmp(&b.visible));
     let median = order[(order.len() - 1) / 2];
     println!();
-    println!("Trace of the median prompt (as the fake Bot API and our `/event` subscriber saw it):");
+    println!(
+        "Trace of the median prompt (as the fake Bot API and our `/event` subscriber saw it):"
+    );
     println!();
     println!("| at | what |");
     println!("|---|---|");
@@ -444,7 +453,10 @@ fn report_quick(samples: &[Sample]) {
 }
 
 fn report_long(samples: &[Sample]) {
-    header("Answer latency: long turn (~3 s of streaming)", samples.len());
+    header(
+        "Answer latency: long turn (~3 s of streaming)",
+        samples.len(),
+    );
     row(
         "user message → first message (live message)",
         samples.iter().map(|s| s.first_message),

@@ -284,7 +284,8 @@ impl Outbox {
     fn chat_ready_at(&self, chat: &ChatRef, c: &Chat, cost: u32) -> u64 {
         // One unit of the bucket is enough to start: the parts of a send of several calls
         // are spaced one interval apart by the adapter, which refills what they take.
-        let spare = u64::from(self.policy.per_chat_burst.max(1) - 1) * self.policy.per_chat_interval_ms;
+        let spare =
+            u64::from(self.policy.per_chat_burst.max(1) - 1) * self.policy.per_chat_interval_ms;
         let mut at = c.not_before.max(c.full_at.saturating_sub(spare));
         if chat.is_group && self.policy.group_per_minute > 0 {
             let limit = self.policy.group_per_minute as usize;
