@@ -38,8 +38,11 @@ impl ChatRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformLimits {
     pub max_text_chars: usize,
-    /// Minimum gap between calls to one private chat (edits included).
+    /// Average gap between calls to one chat (edits included): the refill time of one unit
+    /// of the chat's token bucket.
     pub per_chat_interval: Duration,
+    /// Calls one chat may take back to back when its bucket is whole (1: strict spacing).
+    pub per_chat_burst: u32,
     /// Calls per minute to one group chat.
     pub group_per_minute: u32,
     /// Calls per second across the whole bot.
@@ -57,6 +60,7 @@ impl PlatformLimits {
         PlatformLimits {
             max_text_chars: 4096,
             per_chat_interval: Duration::ZERO,
+            per_chat_burst: 1,
             group_per_minute: 1000,
             global_per_second: 1000,
             supports_edit: true,

@@ -88,6 +88,8 @@ impl Adapter for DingTalkAdapter {
         PlatformLimits {
             max_text_chars: MAX_TEXT_CHARS,
             per_chat_interval: Duration::from_millis(1000),
+            // No published burst allowance: keep calls to one conversation a second apart.
+            per_chat_burst: 1,
             // Webhook robots: 20 messages per minute per conversation.
             group_per_minute: 20,
             // 20 calls/s per app and API (standard orgs).

@@ -9,7 +9,7 @@ use cloudify_core::adapter::{
 use cloudify_core::identity::Platform;
 use cloudify_core::output::Envelope;
 
-use crate::bot::{Inner, MAX_CAPTION, MAX_TEXT, PER_CHAT_INTERVAL};
+use crate::bot::{Inner, MAX_CAPTION, MAX_TEXT, PER_CHAT_BURST, PER_CHAT_INTERVAL};
 use crate::client::{TelegramError, TelegramOptions, bots};
 use crate::errors::Redactor;
 use crate::plan::{Format, Step, plan};
@@ -78,6 +78,7 @@ impl Adapter for TelegramAdapter {
         PlatformLimits {
             max_text_chars: MAX_TEXT,
             per_chat_interval: PER_CHAT_INTERVAL,
+            per_chat_burst: PER_CHAT_BURST,
             group_per_minute: 20,
             global_per_second: 30,
             supports_edit: true,

@@ -22,6 +22,10 @@ pub(crate) const MAX_CAPTION: usize = 1024;
 /// spaces calls by this much measured on our clock; request latency jitter can bring two
 /// arrivals a few milliseconds closer, so keep a small margin over the full second.
 pub(crate) const PER_CHAT_INTERVAL: Duration = Duration::from_millis(1050);
+/// Telegram's "about one message per second" per chat is an average: short bursts pass
+/// (IM.md §2.8). A chat whose budget is whole takes this many calls back to back, so a quick
+/// turn's answer does not wait behind the messages of its start.
+pub(crate) const PER_CHAT_BURST: u32 = 3;
 
 /// Who the bot is (from getMe).
 #[derive(Debug, Clone)]

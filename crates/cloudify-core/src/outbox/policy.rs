@@ -14,7 +14,10 @@ pub struct Ticket(u64);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxPolicy {
+    /// Average spacing of calls to one chat: the refill time of one unit of its budget.
     pub per_chat_interval_ms: u64,
+    /// Calls one chat may take back to back when its budget is full (token bucket size).
+    pub per_chat_burst: u32,
     pub group_per_minute: u32,
     pub global_per_second: u32,
     pub max_attempts: u32,
@@ -26,6 +29,7 @@ impl OutboxPolicy {
     pub fn from_limits(l: &PlatformLimits) -> Self {
         Self {
             per_chat_interval_ms: l.per_chat_interval.as_millis() as u64,
+            per_chat_burst: l.per_chat_burst,
             group_per_minute: l.group_per_minute,
             global_per_second: l.global_per_second,
             ..Self::default()
@@ -37,6 +41,7 @@ impl Default for OutboxPolicy {
     fn default() -> Self {
         Self {
             per_chat_interval_ms: 1000,
+            per_chat_burst: 3,
             group_per_minute: 20,
             global_per_second: 30,
             max_attempts: 8,
@@ -98,8 +103,13 @@ pub enum Completion {
 struct Chat {
     queue: VecDeque<Op>,
     in_flight: Option<Ticket>,
-    /// No call before this time (pacing, retry_after or backoff).
+    /// No call before this time (retry_after or backoff).
     not_before: u64,
+    /// Token bucket of the chat's pacing, as the time it is whole again (GCRA's
+    /// "theoretical arrival time"): each call pushes it one interval per unit of cost past
+    /// the call's completion. A call may start while at least one unit is left, i.e. at
+    /// `full_at − (burst − 1) × interval`. 0: whole.
+    full_at: u64,
     /// Call times in the last minute (group budget).
     recent: VecDeque<u64>,
     sent: HashMap<LocalId, SentId>,
@@ -157,7 +167,16 @@ impl Outbox {
             cost: cost.max(1),
             attempts: 0,
         };
-        self.chats.entry(chat).or_default().queue.push_back(op);
+        let c = self.chats.entry(chat).or_default();
+        // A new message goes before the edits queued since the chat's last send or delete
+        // (live progress, prompt outcomes): it carries news, they only update what is on
+        // screen already. Sends keep their order, and the call on the wire stays first.
+        let first_mutable = usize::from(c.in_flight.is_some());
+        let mut at = c.queue.len();
+        while at > first_mutable && c.queue[at - 1].kind == OpKind::Edit {
+            at -= 1;
+        }
+        c.queue.insert(at, op);
         local
     }
 
@@ -263,7 +282,11 @@ impl Outbox {
 
     /// Earliest time the chat may make a call of `cost`, given its own budgets.
     fn chat_ready_at(&self, chat: &ChatRef, c: &Chat, cost: u32) -> u64 {
-        let mut at = c.not_before;
+        // One unit of the bucket is enough to start: the parts of a send of several calls
+        // are spaced one interval apart by the adapter, which refills what they take.
+        let spare =
+            u64::from(self.policy.per_chat_burst.max(1) - 1) * self.policy.per_chat_interval_ms;
+        let mut at = c.not_before.max(c.full_at.saturating_sub(spare));
         if chat.is_group && self.policy.group_per_minute > 0 {
             let limit = self.policy.group_per_minute as usize;
             let need = (c.recent.len() + cost as usize).saturating_sub(limit);
@@ -322,7 +345,6 @@ impl Outbox {
             c.recent.push_back(now);
         }
         self.global_in_flight += op.cost;
-        c.not_before = now + self.policy.per_chat_interval_ms * u64::from(op.cost);
         self.next_id += 1;
         let ticket = Ticket(self.next_id);
         c.in_flight = Some(ticket);
@@ -373,8 +395,10 @@ impl Outbox {
         };
         c.in_flight = None;
         // Per chat, too, the platform counts a call when it arrives, which may be as late as
-        // its completion: the next call to the chat waits a full interval from here.
-        c.not_before = c.not_before.max(now + policy.per_chat_interval_ms);
+        // its completion: the bucket is charged as if it arrived now. A send of several calls
+        // ends with its last part, whose predecessors went out an interval apart each.
+        let interval = policy.per_chat_interval_ms;
+        c.full_at = (c.full_at + interval * u64::from(cost)).max(now + interval);
         let Some(op) = c.queue.front_mut() else {
             return Completion::Done;
         };
@@ -437,7 +461,7 @@ impl Outbox {
         self.chats.retain(|_, c| {
             !c.queue.is_empty()
                 || c.in_flight.is_some()
-                || now.saturating_sub(c.not_before) < 3_600_000
+                || now.saturating_sub(c.not_before.max(c.full_at)) < 3_600_000
         });
     }
 

@@ -3,6 +3,7 @@ use crate::adapter::{ChatRef, DeliveryError};
 use crate::identity::Platform;
 use crate::output::{Envelope, Output, Progress};
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 fn chat(id: &str) -> ChatRef {
     ChatRef {
@@ -45,11 +46,22 @@ fn simulate(
     ob: &mut Outbox,
     until: u64,
     latency: u64,
+    answer: impl FnMut(&Dispatch, u64) -> Result<Option<String>, DeliveryError>,
+) -> Vec<Call> {
+    simulate_from(ob, 0, until, latency, answer)
+}
+
+/// [`simulate`] from `start` on.
+fn simulate_from(
+    ob: &mut Outbox,
+    start: u64,
+    until: u64,
+    latency: u64,
     mut answer: impl FnMut(&Dispatch, u64) -> Result<Option<String>, DeliveryError>,
 ) -> Vec<Call> {
     let mut calls = Vec::new();
     let mut in_flight: Vec<(u64, Dispatch)> = Vec::new();
-    let mut now = 0;
+    let mut now = start;
     while now <= until {
         in_flight.sort_by_key(|(t, _)| *t);
         while in_flight.first().is_some_and(|(t, _)| *t <= now) {
@@ -82,7 +94,51 @@ fn ok_with_ids() -> impl FnMut(&Dispatch, u64) -> Result<Option<String>, Deliver
     }
 }
 
-fn assert_budgets(calls: &[Call], per_chat_ms: u64, global_per_s: usize, group_per_min: usize) {
+/// The platform's limits, checked on the calls as made. A call reaches the platform some
+/// time between its start (`at`) and its completion (`at + latency`), so each pair of calls
+/// to one chat is checked in its worst case: the earlier arriving at its completion, the
+/// later at its start. A token bucket of `burst` calls refilled one per `per_chat_ms` admits
+/// calls i < j only if they are at least `(j − i + 1 − burst) × per_chat_ms` apart.
+#[derive(Clone, Copy)]
+struct Budgets {
+    latency: u64,
+    per_chat_ms: u64,
+    burst: usize,
+    global_per_s: usize,
+    group_per_min: usize,
+}
+
+impl Budgets {
+    fn telegram(latency: u64) -> Self {
+        Self {
+            latency,
+            per_chat_ms: 1000,
+            burst: 3,
+            global_per_s: 30,
+            group_per_min: 20,
+        }
+    }
+}
+
+fn assert_budgets(calls: &[Call], b: Budgets) {
+    let mut per_chat: HashMap<&ChatRef, Vec<u64>> = HashMap::new();
+    for c in calls {
+        per_chat.entry(&c.chat).or_default().push(c.at);
+    }
+    for (chat, starts) in &per_chat {
+        for j in 0..starts.len() {
+            for i in 0..j {
+                let need = (j - i + 1).saturating_sub(b.burst) as u64 * b.per_chat_ms;
+                let gap = starts[j].saturating_sub(starts[i] + b.latency);
+                assert!(
+                    need == 0 || (starts[j] >= starts[i] + b.latency && gap >= need),
+                    "chat {}: calls {i}..={j} within {gap} ms, the bucket needs {need} ms",
+                    chat.chat_id
+                );
+            }
+        }
+    }
+    let (global_per_s, group_per_min) = (b.global_per_s, b.group_per_min);
     for (i, c) in calls.iter().enumerate() {
         let window: Vec<_> = calls[..=i].iter().filter(|o| c.at - o.at < 1000).collect();
         assert!(
@@ -91,14 +147,6 @@ fn assert_budgets(calls: &[Call], per_chat_ms: u64, global_per_s: usize, group_p
             c.at,
             window.len()
         );
-        if let Some(prev) = calls[..i].iter().rev().find(|o| o.chat == c.chat) {
-            assert!(
-                c.at - prev.at >= per_chat_ms,
-                "chat {} paced {}ms apart",
-                c.chat.chat_id,
-                c.at - prev.at
-            );
-        }
         if c.chat.is_group {
             let minute = calls[..=i]
                 .iter()
@@ -110,14 +158,19 @@ fn assert_budgets(calls: &[Call], per_chat_ms: u64, global_per_s: usize, group_p
 }
 
 #[test]
-fn one_chat_gets_at_most_one_call_per_second() {
+fn one_chat_gets_a_burst_of_three_then_one_call_per_second() {
     let mut ob = Outbox::new(OutboxPolicy::default());
     for i in 0..10 {
         ob.send(chat("a"), text(&format!("m{i}")), 1);
     }
     let calls = simulate(&mut ob, 60_000, 50, ok_with_ids());
     assert_eq!(calls.len(), 10);
-    assert_budgets(&calls, 1000, 30, 20);
+    assert_budgets(&calls, Budgets::telegram(50));
+    let at: Vec<u64> = calls.iter().map(|c| c.at).collect();
+    // Back to back (one call on the wire at a time), then one per interval after the
+    // completion that emptied the bucket.
+    assert_eq!(at[..4], [0, 50, 100, 1050]);
+    assert!(at.windows(2).skip(3).all(|w| w[1] - w[0] == 1000), "{at:?}");
     // FIFO order is kept.
     let bodies: Vec<_> = calls.iter().map(|c| c.body.clone().unwrap()).collect();
     assert_eq!(
@@ -136,7 +189,7 @@ fn fan_out_to_many_chats_stays_within_the_global_budget() {
     }
     let calls = simulate(&mut ob, 120_000, 30, ok_with_ids());
     assert_eq!(calls.len(), 300);
-    assert_budgets(&calls, 1000, 30, 20);
+    assert_budgets(&calls, Budgets::telegram(30));
     // And it is not needlessly slow: 300 calls at 30/s take about 10 s.
     assert!(
         calls.last().unwrap().at < 11_000,
@@ -178,7 +231,7 @@ fn groups_get_at_most_twenty_calls_a_minute() {
     }
     let calls = simulate(&mut ob, 400_000, 10, ok_with_ids());
     assert_eq!(calls.len(), 45);
-    assert_budgets(&calls, 1000, 30, 20);
+    assert_budgets(&calls, Budgets::telegram(10));
     assert!(calls[20].at >= 60_000);
 }
 
@@ -187,8 +240,73 @@ fn multi_message_outputs_spend_their_whole_cost() {
     let mut ob = Outbox::new(OutboxPolicy::default());
     ob.send(chat("a"), text("long, split in 3"), 3);
     ob.send(chat("a"), text("next"), 1);
+    ob.send(chat("a"), text("after"), 1);
+    // As if all three parts arrived at once: the bucket is empty, so each next call
+    // waits a full interval.
     let calls = simulate(&mut ob, 60_000, 10, ok_with_ids());
-    assert_eq!(calls[1].at - calls[0].at, 3000);
+    let at: Vec<u64> = calls.iter().map(|c| c.at).collect();
+    assert_eq!(at, [0, 1000, 2000]);
+}
+
+#[test]
+fn a_quick_turn_gets_its_answer_at_once() {
+    // The live message went out at the start; 400 ms later the turn is over: the summary
+    // edit and the answer both fit the bucket, and the answer goes first.
+    let mut ob = Outbox::new(OutboxPolicy {
+        per_chat_interval_ms: 1050,
+        ..OutboxPolicy::default()
+    });
+    let live_id = ob.send(chat("a"), live("working"), 1);
+    let mut calls = simulate(&mut ob, 10_000, 10, ok_with_ids());
+    ob.edit(chat("a"), live_id, live("done"));
+    ob.send(chat("a"), text("the answer"), 1);
+    calls.extend(simulate_from(&mut ob, 400, 10_000, 10, ok_with_ids()));
+    let got: Vec<(u64, OpKind, Option<Envelope>)> =
+        calls.into_iter().map(|c| (c.at, c.kind, c.body)).collect();
+    assert_eq!(
+        got,
+        [
+            (0, OpKind::Send, Some(live("working"))),
+            (400, OpKind::Send, Some(text("the answer"))),
+            (410, OpKind::Edit, Some(live("done"))),
+        ]
+    );
+}
+
+#[test]
+fn a_new_message_overtakes_queued_edits_but_never_another_send() {
+    let mut ob = Outbox::new(OutboxPolicy::default());
+    let live_id = ob.send(chat("a"), live("v0"), 1);
+    let prompt = ob.send(chat("a"), text("prompt"), 1);
+    assert_eq!(simulate(&mut ob, 10_000, 10, ok_with_ids()).len(), 2);
+    ob.edit(chat("a"), live_id, live("v1"));
+    ob.send(chat("a"), text("first news"), 1);
+    ob.edit(chat("a"), prompt, text("prompt, answered"));
+    ob.send(chat("a"), text("second news"), 1);
+    ob.edit(chat("a"), live_id, live("v2")); // replaces v1 where v1 waits
+    ob.delete(chat("a"), live_id); // drops it
+    ob.send(chat("a"), text("after the delete"), 1);
+    let calls = simulate_from(&mut ob, 5_000, 60_000, 10, ok_with_ids());
+    let got: Vec<(OpKind, Option<Envelope>)> =
+        calls.into_iter().map(|c| (c.kind, c.body)).collect();
+    assert_eq!(
+        got,
+        [
+            (OpKind::Send, Some(text("first news"))),
+            (OpKind::Send, Some(text("second news"))),
+            (OpKind::Edit, Some(text("prompt, answered"))),
+            (OpKind::Delete, None),
+            (OpKind::Send, Some(text("after the delete"))),
+        ]
+    );
+    // While a call is on the wire, a new message queues behind it, whatever it is.
+    ob.edit(chat("a"), prompt, text("prompt, again"));
+    let d = ob.next(20_000).unwrap();
+    assert_eq!(d.kind, OpKind::Edit);
+    ob.send(chat("a"), text("behind the edit"), 1);
+    ob.complete(d.ticket, Ok(None), 20_010);
+    let next = ob.next(20_010).unwrap();
+    assert_eq!(next.env, Some(text("behind the edit")));
 }
 
 #[test]
@@ -388,8 +506,8 @@ proptest! {
     /// Whatever the workload and however the platform answers, no chat, group or the bot
     /// as a whole ever goes over budget, and every send ends up delivered or kept.
     #[test]
-    fn budgets_hold_for_any_workload(steps in proptest::collection::vec(step(), 1..120), seed in any::<u64>()) {
-        let mut ob = Outbox::new(OutboxPolicy::default());
+    fn budgets_hold_for_any_workload(steps in proptest::collection::vec(step(), 1..120), seed in any::<u64>(), burst in 1u32..5) {
+        let mut ob = Outbox::new(OutboxPolicy { per_chat_burst: burst, ..OutboxPolicy::default() });
         let mut live_ids: Vec<(ChatRef, LocalId)> = Vec::new();
         let mut calls: Vec<Call> = Vec::new();
         let mut in_flight: Vec<(u64, Dispatch)> = Vec::new();
@@ -443,7 +561,7 @@ proptest! {
             now += 1;
         }
         prop_assert!(ob.is_idle());
-        assert_budgets(&calls, 1000, 30, 20);
+        assert_budgets(&calls, Budgets { burst: burst as usize, ..Budgets::telegram(20) });
         prop_assert!(delivered + kept <= sends);
     }
 }

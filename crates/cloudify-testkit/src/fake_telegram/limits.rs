@@ -1,4 +1,19 @@
-//! Telegram's flood limits as sliding windows.
+//! Telegram's flood limits.
+//!
+//! The model (IM.md §2.8 and Telegram's bot FAQ: "avoid sending more than one message per
+//! second" to a chat, "we may allow short bursts that go over this limit, but eventually
+//! you'll begin receiving 429 errors"; no more than 20 messages per minute to a group; about
+//! 30 messages per second bot-wide):
+//!
+//! * **per chat, a token bucket** ([`Bucket`]): a chat whose budget is whole takes `burst`
+//!   calls back to back; each call spends one unit, and units come back one per `every`.
+//!   So 3 calls at once pass and the 4th gets 429, a stream at 1/s passes forever, and any
+//!   stream faster than 1/s gets 429 once its burst is spent (2/s: at the 6th call). Kept
+//!   as GCRA (one "full again at" instant per chat), exact to the nanosecond;
+//! * **per group and bot-wide, sliding windows** ([`Rate`]): at most `max` calls in any
+//!   window of `per`, as Telegram counts them (20 a minute per group, 30 a second overall);
+//! * a call refused with 429 is not counted, and `retry_after` is the whole seconds until
+//!   every window involved has room (at least 1), so a client that waits it gets through.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -16,11 +31,25 @@ impl Rate {
     }
 }
 
-/// Which calls count against which window. `None` switches a window off.
+/// A token bucket: `burst` calls at once when whole, then one per `every` on average.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub burst: usize,
+    pub every: Duration,
+}
+
+impl Bucket {
+    pub const fn new(burst: usize, every: Duration) -> Self {
+        Self { burst, every }
+    }
+}
+
+/// Which calls count against which limit. `None` switches a limit off.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Every chat, private or group (Telegram: about 1 message per second).
-    pub per_chat: Option<Rate>,
+    /// Every chat, private or group (Telegram: about 1 message per second on average,
+    /// short bursts tolerated).
+    pub per_chat: Option<Bucket>,
     /// Group chats (negative ids) additionally (Telegram: 20 per minute).
     pub per_group: Option<Rate>,
     /// The whole bot (Telegram: about 30 per second).
@@ -42,10 +71,12 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The documented Telegram limits; edits count like sends.
+    /// The documented Telegram limits; edits count like sends. The burst of 3 is the
+    /// outbox's (`cloudify-telegram`'s `PER_CHAT_BURST`): a faithful fake must not be more
+    /// lenient than the bot assumes Telegram is.
     pub fn telegram() -> Self {
         Self {
-            per_chat: Some(Rate::new(1, Duration::from_secs(1))),
+            per_chat: Some(Bucket::new(3, Duration::from_secs(1))),
             per_group: Some(Rate::new(20, Duration::from_secs(60))),
             global: Some(Rate::new(30, Duration::from_secs(1))),
             count_sends: true,
@@ -85,7 +116,8 @@ pub(crate) enum Counted {
 
 #[derive(Default)]
 pub(crate) struct RateLimiter {
-    chats: HashMap<i64, VecDeque<Instant>>,
+    /// Per chat: when its bucket is whole again (absent: whole).
+    chats: HashMap<i64, Instant>,
     groups: HashMap<i64, VecDeque<Instant>>,
     global: VecDeque<Instant>,
 }
@@ -103,16 +135,20 @@ impl RateLimiter {
         if !limits.counts(kind) {
             return Ok(());
         }
-        let chat = self.chats.entry(chat_id).or_default();
+        let full_at = self.chats.get(&chat_id).copied();
+        let bucket = limits
+            .per_chat
+            .map(|b| (b, full_at.map_or(now, |t| t.max(now))));
         let group = (chat_id < 0).then(|| self.groups.entry(chat_id).or_default());
         let mut windows: Vec<(&mut VecDeque<Instant>, Option<Rate>)> =
-            vec![(chat, limits.per_chat), (&mut self.global, limits.global)];
+            vec![(&mut self.global, limits.global)];
         if let Some(group) = group {
             windows.push((group, limits.per_group));
         }
         let wait = windows
             .iter_mut()
             .filter_map(|(q, rate)| rate.and_then(|rate| wait_needed(q, rate, now)))
+            .chain(bucket.and_then(|(b, full_at)| bucket_wait(b, full_at, now)))
             .max();
         if let Some(wait) = wait {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -123,8 +159,19 @@ impl RateLimiter {
                 q.push_back(now);
             }
         }
+        if let Some((b, full_at)) = bucket {
+            self.chats.insert(chat_id, full_at + b.every);
+        }
         Ok(())
     }
+}
+
+/// How long until the bucket has a unit again, if it is empty now. `full_at` is when it is
+/// whole (not before `now`); each unit spent pushes that one `every` further.
+fn bucket_wait(b: Bucket, full_at: Instant, now: Instant) -> Option<Duration> {
+    let spare = b.every * (b.burst.max(1) as u32 - 1);
+    let debt = full_at.saturating_duration_since(now);
+    (debt > spare).then(|| debt - spare)
 }
 
 /// How long until the window has room again, if it is full now.
@@ -146,28 +193,53 @@ fn wait_needed(q: &mut VecDeque<Instant>, rate: Rate, now: Instant) -> Option<Du
 mod tests {
     use super::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
-    fn second_message_in_a_second_waits() {
+    fn a_chat_takes_a_burst_of_three_then_one_a_second() {
         let mut rl = RateLimiter::default();
         let l = Limits::telegram();
         let t0 = Instant::now();
-        assert_eq!(rl.admit(&l, 1, Counted::Send, t0), Ok(()));
+        for i in 0..3 {
+            assert_eq!(rl.admit(&l, 1, Counted::Send, t0 + ms(i)), Ok(()));
+        }
+        // Edits count like sends; the refused call is not counted.
+        assert_eq!(rl.admit(&l, 1, Counted::Edit, t0 + ms(100)), Err(1));
+        assert_eq!(rl.admit(&l, 1, Counted::Edit, t0 + ms(999)), Err(1));
+        assert_eq!(rl.admit(&l, 2, Counted::Send, t0 + ms(100)), Ok(()));
+        // Deletes are free.
+        assert_eq!(rl.admit(&l, 1, Counted::Delete, t0 + ms(500)), Ok(()));
+        // One unit a second comes back: exactly one call per second passes from here on.
+        for s in 1..30 {
+            let at = t0 + ms(1000 * s);
+            assert_eq!(rl.admit(&l, 1, Counted::Send, at), Ok(()), "second {s}");
+            assert_eq!(rl.admit(&l, 1, Counted::Send, at + ms(10)), Err(1));
+        }
+    }
+
+    #[test]
+    fn a_long_stream_faster_than_one_a_second_gets_429() {
+        let mut rl = RateLimiter::default();
+        let l = Limits::telegram();
+        let t0 = Instant::now();
+        // Two a second: the burst covers the first five, then every other call is refused.
+        let results: Vec<bool> = (0..12)
+            .map(|i| rl.admit(&l, 7, Counted::Send, t0 + ms(500 * i)).is_ok())
+            .collect();
         assert_eq!(
-            rl.admit(&l, 1, Counted::Edit, t0 + Duration::from_millis(100)),
-            Err(1)
+            results,
+            [
+                true, true, true, true, true, false, true, false, true, false, true, false
+            ]
         );
-        assert_eq!(
-            rl.admit(&l, 2, Counted::Send, t0 + Duration::from_millis(100)),
-            Ok(())
-        );
-        assert_eq!(
-            rl.admit(&l, 1, Counted::Send, t0 + Duration::from_millis(1000)),
-            Ok(())
-        );
-        assert_eq!(
-            rl.admit(&l, 1, Counted::Delete, t0 + Duration::from_millis(1001)),
-            Ok(())
-        );
+        // After a pause the burst is back.
+        let later = t0 + Duration::from_secs(20);
+        for i in 0..3 {
+            assert_eq!(rl.admit(&l, 7, Counted::Send, later + ms(i)), Ok(()));
+        }
+        assert!(rl.admit(&l, 7, Counted::Send, later + ms(3)).is_err());
     }
 
     #[test]

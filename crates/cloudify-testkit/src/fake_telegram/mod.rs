@@ -46,7 +46,7 @@ use tokio::task::JoinHandle;
 
 pub use html::parse_html;
 pub use inspect::{explain_429s, peak_per_second};
-pub use limits::{Limits, Rate};
+pub use limits::{Bucket, Limits, Rate};
 pub use model::{
     BotCommand, Call, CallbackAnswer, Document, Edit, Entity, Event, FormattedText, Group,
     Injected, Message, Outage, Photo, PhotoSize, RateLimited, User,

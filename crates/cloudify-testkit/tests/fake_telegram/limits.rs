@@ -3,27 +3,53 @@
 use super::*;
 
 #[tokio::test]
-async fn second_message_within_a_second_gets_429_edits_included() {
+async fn a_burst_of_three_passes_the_fourth_gets_429_edits_included() {
     let tg = FakeTelegram::start().await;
     let bot = bot(&tg);
     tg.register_user(&alice());
     let chat = ChatId(42);
     let first = bot.send_message(chat, "one").await.unwrap();
-    match bot.send_message(chat, "two").await {
+    bot.send_message(chat, "two").await.unwrap();
+    bot.edit_message_text(chat, first.id, "1").await.unwrap();
+    match bot.send_message(chat, "three").await {
         Err(RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 1),
         other => panic!("expected RetryAfter, got {other:?}"),
     }
     assert!(matches!(
-        bot.edit_message_text(chat, first.id, "1").await,
+        bot.edit_message_text(chat, first.id, "uno").await,
         Err(RequestError::RetryAfter(_))
     ));
     assert_eq!(tg.rate_limited_count(), 2);
     let raw = tg.calls_to("sendMessage");
-    assert_eq!(raw.iter().map(|c| c.status).collect::<Vec<_>>(), [200, 429]);
+    assert_eq!(
+        raw.iter().map(|c| c.status).collect::<Vec<_>>(),
+        [200, 200, 429]
+    );
 
     tokio::time::sleep(SEC).await;
-    bot.edit_message_text(chat, first.id, "1").await.unwrap();
-    assert_eq!(tg.messages(42).len(), 1, "refused calls change nothing");
+    bot.edit_message_text(chat, first.id, "uno").await.unwrap();
+    assert_eq!(tg.texts(42), ["uno", "two"], "refused calls change nothing");
+}
+
+#[tokio::test]
+async fn a_stream_over_one_a_second_gets_429_once_the_burst_is_spent() {
+    let tg = FakeTelegram::start().await;
+    let bot = bot(&tg);
+    tg.register_user(&alice());
+    let started = Instant::now();
+    let mut refused_at = None;
+    for i in 0..20 {
+        if let Err(e) = bot.send_message(ChatId(42), format!("m{i}")).await {
+            assert!(matches!(e, RequestError::RetryAfter(_)), "{e:?}");
+            refused_at = Some(i);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // 2.5 calls a second: the burst of 3 lasts about 2 s, i.e. until the 5th call.
+    let i = refused_at.expect("a fast stream must be refused");
+    assert!((4..=6).contains(&i), "refused at call {i}");
+    assert!(started.elapsed() < 4 * SEC);
 }
 
 #[tokio::test]
