@@ -43,8 +43,15 @@ async fn bind_then_prompt_streams_a_live_message_and_sends_the_answer() {
         "the answer is a new message, so the phone notifies"
     );
     assert!(answer.text().contains("✅ Done"), "{}", answer.text());
-    // The live message shrank to a one-line summary.
-    let live = w.tg.message(101, live.message_id).unwrap();
+    // The live message shrinks to a one-line summary, after the answer went out.
+    let live_id = live.message_id;
+    w.tg.wait_until(T, |tg| {
+        tg.message(101, live_id)
+            .filter(|m| m.text().starts_with("✅ Done"))
+            .map(|_| ())
+    })
+    .await;
+    let live = w.tg.message(101, live_id).unwrap();
     assert!(
         live.text().starts_with("✅ Done") && !live.text().contains(full.trim()),
         "{}",
