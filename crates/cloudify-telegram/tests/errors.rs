@@ -32,10 +32,12 @@ async fn rate_limits_come_back_as_retry_after() {
     assert_eq!(err, DeliveryError::RetryAfter(Duration::from_secs(1)));
     // Exactly one call: no retry inside the adapter.
     assert_eq!(tg.calls_to("sendMessage").len(), 1);
-    // The fake's own flood control answers the same way.
-    adapter.send(&private(&alice), &note("one")).await.unwrap();
+    // The fake's own flood control answers the same way once the chat's burst (3) is spent.
+    for text in ["one", "two", "three"] {
+        adapter.send(&private(&alice), &note(text)).await.unwrap();
+    }
     let err = adapter
-        .send(&private(&alice), &note("two"))
+        .send(&private(&alice), &note("four"))
         .await
         .unwrap_err();
     assert!(

@@ -32,6 +32,13 @@ async fn a_question_is_answered_with_a_button() {
         .1;
     w.tg.press_button_on(&alice, 201, ask.message_id, &yes);
     w.wait_answer(201, "Deploying now.").await;
+    // The answer may overtake the prompt's outcome edit (a new message goes before queued edits).
+    w.tg.wait_until(T, |tg| {
+        tg.message(201, ask.message_id)
+            .filter(|m| m.text().contains("Answered: Yes"))
+            .map(|_| ())
+    })
+    .await;
     let resolved = w.tg.message(201, ask.message_id).unwrap();
     assert!(
         resolved.text().contains("Answered: Yes") && resolved.buttons().is_empty(),

@@ -143,6 +143,12 @@ async fn permission_buttons_drive_the_agent() {
         &format!("/approve {} once", permission_id(&ask)),
     );
     w.wait_answer(103, "Ran it.").await;
+    w.tg.wait_until(T, |tg| {
+        tg.message(103, ask.message_id)
+            .filter(|m| m.text().contains("Allowed once"))
+            .map(|_| ())
+    })
+    .await;
     let outcome = w.tg.message(103, ask.message_id).unwrap();
     assert!(
         outcome.text().contains("Allowed once") && outcome.text().contains("@alice"),
